@@ -1,0 +1,182 @@
+//! `describe`: count, mean, variance, standard deviation, min and max in one pass.
+
+use ndarray::{ArrayD, ArrayViewD};
+
+use crate::cancel::Cancel;
+use crate::dtype::Element;
+use crate::engine::Reducer;
+use crate::error::{Error, Result};
+use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, run, shaped};
+
+/// The mergeable state behind [`describe`]: [`Moments`] plus the extremes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Partial<T> {
+    /// Count, sum and squared deviations.
+    pub moments: Moments,
+    /// The minimum so far (`None` before any non-NaN value).
+    pub min: Option<T>,
+    /// The maximum so far.
+    pub max: Option<T>,
+}
+
+impl<T: Element> Partial<T> {
+    /// The state of one slice of values, NaN skipped or propagated.
+    #[must_use]
+    pub fn of(xs: &[T], skipna: bool) -> Self {
+        Partial {
+            moments: Moments::of(xs, skipna),
+            min: extreme(xs, false, skipna),
+            max: extreme(xs, true, skipna),
+        }
+    }
+
+    /// The state of `self`'s values followed by `other`'s.
+    #[must_use]
+    pub fn merge(self, other: Self) -> Self {
+        Partial {
+            moments: self.moments.merge(other.moments),
+            min: merge_extreme(false, self.min, other.min),
+            max: merge_extreme(true, self.max, other.max),
+        }
+    }
+}
+
+struct DescribeR {
+    skipna: bool,
+}
+
+impl<T: Element> Reducer<T> for DescribeR {
+    type State = Partial<T>;
+    fn block(&self, xs: &[T], _: usize) -> Partial<T> {
+        Partial::of(xs, self.skipna)
+    }
+    fn merge(&self, a: Partial<T>, b: Partial<T>) -> Partial<T> {
+        a.merge(b)
+    }
+}
+
+/// What [`describe`] returns: one array per statistic, over the axes not reduced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary<T: Element> {
+    /// Number of values (non-NaN ones with `skipna`).
+    pub count: ArrayD<u64>,
+    /// Mean; the same value `mean` gives.
+    pub mean: ArrayD<T::Float>,
+    /// Variance with divisor `count - ddof`.
+    pub var: ArrayD<T::Float>,
+    /// Standard deviation.
+    pub std: ArrayD<T::Float>,
+    /// Minimum.
+    pub min: ArrayD<T>,
+    /// Maximum.
+    pub max: ArrayD<T>,
+    /// The warning NumPy would give computing the same statistics one by one.
+    pub warning: Option<Warning>,
+}
+
+/// Count, mean, variance, standard deviation, min and max over `opts.axis`, reading the data once.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{describe, Reduce, NEVER};
+/// let a = array![1.0, 2.0, 3.0, 4.0].into_dyn();
+/// let s = describe(&a.view(), &Reduce::all(), &NEVER).unwrap();
+/// assert_eq!(s.mean[[]], 2.5);
+/// assert_eq!(s.var[[]], 1.25);
+/// assert_eq!((s.min[[]], s.max[[]]), (1.0, 4.0));
+/// ```
+pub fn describe<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Summary<T>> {
+    let (shape, states) =
+        run(a, &opts.axis, opts.keepdims, &DescribeR { skipna: opts.skipna }, cancel)?;
+    let n = states.len();
+    let (mut count, mut mean, mut var, mut std, mut min, mut max) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut warning = None;
+    for state in states {
+        let p = state.ok_or_else(|| {
+            Error::EmptyReduction(
+                "zero-size array to reduction operation describe which has no identity".into(),
+            )
+        })?;
+        let m = p.moments;
+        if m.count == 0 {
+            warning = Some(Warning::AllNan);
+        } else if m.count as f64 - opts.ddof <= 0.0 {
+            warning = warning.or(Some(Warning::DegreesOfFreedom));
+        }
+        let v = m.var(opts.ddof);
+        count.push(m.count);
+        mean.push(T::float_from_f64(m.mean()));
+        var.push(T::float_from_f64(v));
+        std.push(T::float_from_f64(v.sqrt()));
+        min.push(p.min.unwrap_or_else(T::nan));
+        max.push(p.max.unwrap_or_else(T::nan));
+    }
+    Ok(Summary {
+        count: shaped(&shape, count),
+        mean: shaped(&shape, mean),
+        var: shaped(&shape, var),
+        std: shaped(&shape, std),
+        min: shaped(&shape, min),
+        max: shaped(&shape, max),
+        warning,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::NEVER;
+    use crate::reduce::{max, mean, min, var};
+    use ndarray::{ArrayD, IxDyn};
+
+    #[test]
+    fn describe_agrees_with_the_single_reductions_bit_for_bit() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[3, 50_001]), |i| {
+            ((i[0] * 31 + i[1] * 17) % 997) as f64 * 1e-3 + 1e6
+        });
+        for opts in [Reduce::all(), Reduce::axis(1), Reduce::axis(0).ddof(1.0)] {
+            let s = describe(&a.view(), &opts, &NEVER).unwrap();
+            assert_eq!(s.mean, mean(&a.view(), &opts, &NEVER).unwrap().values);
+            assert_eq!(s.var, var(&a.view(), &opts, &NEVER).unwrap().values);
+            assert_eq!(s.min, min(&a.view(), &opts, &NEVER).unwrap().values);
+            assert_eq!(s.max, max(&a.view(), &opts, &NEVER).unwrap().values);
+        }
+    }
+
+    #[test]
+    fn partial_states_of_chunks_merge_to_the_one_pass_result() {
+        let xs: Vec<f32> = (0..100_000).map(|i| ((i * 7919) % 1000) as f32 - 300.5).collect();
+        let whole = Partial::of(&xs, false);
+        for chunk in [1, 100, 2048, 33_333] {
+            let merged =
+                xs.chunks(chunk).map(|c| Partial::of(c, false)).reduce(Partial::merge).unwrap();
+            assert_eq!(merged.moments.count, whole.moments.count);
+            assert_eq!((merged.min, merged.max), (whole.min, whole.max));
+            let (a, b) = (merged.moments.var(0.0), whole.moments.var(0.0));
+            assert!((a - b).abs() <= 1e-12 * b, "{chunk}: {a} vs {b}");
+            assert!((merged.moments.mean() - whole.moments.mean()).abs() <= 1e-12);
+        }
+    }
+
+    #[test]
+    fn empty_lanes_are_an_error_and_all_nan_lanes_warn() {
+        let e = ArrayD::<f64>::zeros(IxDyn(&[2, 0]));
+        assert!(describe(&e.view(), &Reduce::axis(1), &NEVER).is_err());
+        let n = ArrayD::from_elem(IxDyn(&[4]), f64::NAN);
+        let s = describe(&n.view(), &Reduce::all().skipna(true), &NEVER).unwrap();
+        assert_eq!(s.count[[]], 0);
+        assert!(s.mean[[]].is_nan() && s.min[[]].is_nan());
+        assert_eq!(s.warning, Some(Warning::AllNan));
+    }
+}

@@ -1,0 +1,35 @@
+//! nocopy-core: fast, multi-threaded NumPy-compatible kernels on `ndarray` views.
+//!
+//! Memory reaches the kernels through one gate ([`gate`]): a raw description of strided memory
+//! becomes a typed view when that is safe, and is copied (or refused) with a stated reason when it
+//! is not. The kernels are generic over [`Element`]; results are the same bit for bit for any
+//! number of threads.
+//!
+//! ```
+//! use ndarray::array;
+//! use nocopy_core::{describe, sum, Reduce, NEVER};
+//!
+//! let x = array![[1.0, 2.0], [3.0, 5.0]].into_dyn();
+//! let by_column = describe(&x.view(), &Reduce::axis(0), &NEVER).unwrap();
+//! assert_eq!(by_column.mean.into_raw_vec_and_offset().0, vec![2.0, 3.5]);
+//! assert_eq!(sum(&x.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap(), 11.0);
+//! ```
+
+pub mod cancel;
+pub mod describe;
+pub mod dtype;
+mod engine;
+pub mod error;
+pub mod gate;
+pub mod npy;
+pub mod pool;
+pub mod reduce;
+
+pub use cancel::{Cancel, NEVER};
+pub use describe::{Partial, Summary, describe};
+pub use dtype::{Bool, ByteOrder, DType, Element};
+pub use error::{Error, Result};
+pub use gate::{AnyArray, AnyView, CopyPolicy, CopyReason, RawLayout, Source};
+pub use reduce::{
+    Axes, Moments, Reduce, Reduced, Warning, argmax, argmin, max, mean, min, std, sum, var,
+};

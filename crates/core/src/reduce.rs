@@ -1,0 +1,713 @@
+//! Reductions with NumPy's semantics: `sum, mean, var, std, min, max, argmin, argmax` and, with
+//! [`Reduce::skipna`], their `nan*` twins.
+
+use std::fmt;
+
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+
+use crate::cancel::Cancel;
+use crate::dtype::Element;
+use crate::engine::{self, Reducer};
+use crate::error::{Error, Result};
+
+/// The axes a reduction runs over.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Axes {
+    /// Every axis (NumPy's `axis=None`).
+    #[default]
+    All,
+    /// These axes; negative ones count from the end, as in NumPy.
+    These(Vec<isize>),
+}
+
+impl From<isize> for Axes {
+    fn from(axis: isize) -> Self {
+        Axes::These(vec![axis])
+    }
+}
+
+impl From<Option<isize>> for Axes {
+    fn from(axis: Option<isize>) -> Self {
+        axis.map_or(Axes::All, Axes::from)
+    }
+}
+
+impl Axes {
+    /// One flag per axis of an `ndim`-dimensional array: true where the axis is reduced.
+    pub fn mask(&self, ndim: usize) -> Result<Vec<bool>> {
+        match self {
+            Axes::All => Ok(vec![true; ndim]),
+            Axes::These(axes) => {
+                let mut mask = vec![false; ndim];
+                for &axis in axes {
+                    let i = normalize_axis(axis, ndim)?;
+                    if mask[i] {
+                        return Err(Error::Invalid("duplicate value in 'axis'".into()));
+                    }
+                    mask[i] = true;
+                }
+                Ok(mask)
+            }
+        }
+    }
+}
+
+/// `axis` as an index into `0..ndim`, or [`Error::Axis`].
+pub fn normalize_axis(axis: isize, ndim: usize) -> Result<usize> {
+    let n = ndim as isize;
+    if (-n..n).contains(&axis) {
+        Ok(if axis < 0 { (axis + n) as usize } else { axis as usize })
+    } else {
+        Err(Error::Axis { axis, ndim })
+    }
+}
+
+/// How to reduce: over which axes, keeping them or not, with which `ddof`, skipping NaN or not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Reduce {
+    /// The axes reduced over.
+    pub axis: Axes,
+    /// Keep reduced axes as length one (NumPy's `keepdims`).
+    pub keepdims: bool,
+    /// Delta degrees of freedom of `var` and `std`: the divisor is `count - ddof`.
+    pub ddof: f64,
+    /// Ignore NaN, as NumPy's `nan*` functions do.
+    pub skipna: bool,
+}
+
+impl Reduce {
+    /// Reduce over every axis.
+    #[must_use]
+    pub fn all() -> Self {
+        Reduce::default()
+    }
+
+    /// Reduce over `axis`.
+    #[must_use]
+    pub fn axis(axis: impl Into<Axes>) -> Self {
+        Reduce { axis: axis.into(), ..Reduce::default() }
+    }
+
+    /// Keep reduced axes as length one.
+    #[must_use]
+    pub fn keepdims(mut self, keepdims: bool) -> Self {
+        self.keepdims = keepdims;
+        self
+    }
+
+    /// Sets the delta degrees of freedom.
+    #[must_use]
+    pub fn ddof(mut self, ddof: f64) -> Self {
+        self.ddof = ddof;
+        self
+    }
+
+    /// Ignore NaN.
+    #[must_use]
+    pub fn skipna(mut self, skipna: bool) -> Self {
+        self.skipna = skipna;
+        self
+    }
+}
+
+/// A condition NumPy reports with a `RuntimeWarning`; the value is still returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// A mean over no (non-NaN) element: the result is NaN.
+    EmptySlice,
+    /// `count - ddof <= 0` for some slice: the variance is NaN or infinite.
+    DegreesOfFreedom,
+    /// A `nanmin`/`nanmax` slice held only NaN: the result is NaN.
+    AllNan,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Warning::EmptySlice => "Mean of empty slice",
+            Warning::DegreesOfFreedom => "Degrees of freedom <= 0 for slice",
+            Warning::AllNan => "All-NaN slice encountered",
+        })
+    }
+}
+
+/// The result of a reduction, and the warning NumPy would give with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reduced<O> {
+    /// One value per lane; 0-d when every axis was reduced without `keepdims`.
+    pub values: ArrayD<O>,
+    /// The warning NumPy would issue, if any.
+    pub warning: Option<Warning>,
+}
+
+impl<O: Copy> Reduced<O> {
+    /// The value of a reduction with a single lane (every axis reduced), `None` otherwise.
+    #[must_use]
+    pub fn item(&self) -> Option<O> {
+        (self.values.len() == 1).then(|| self.values.iter().copied().next()).flatten()
+    }
+}
+
+/// Runs `r` over the lanes `opts` selects and returns the states with the output shape.
+pub(crate) fn run<T: Element, R: Reducer<T>>(
+    a: &ArrayViewD<'_, T>,
+    axis: &Axes,
+    keepdims: bool,
+    r: &R,
+    cancel: &Cancel,
+) -> Result<(Vec<usize>, Vec<Option<R::State>>)> {
+    let mask = axis.mask(a.ndim())?;
+    let (kept, states) = engine::reduce(a, &mask, r, cancel)?;
+    let shape = if keepdims {
+        a.shape().iter().zip(&mask).map(|(&n, &m)| if m { 1 } else { n }).collect()
+    } else {
+        kept
+    };
+    Ok((shape, states))
+}
+
+/// Builds the output array; the shape and values come from [`run`].
+pub(crate) fn shaped<O>(shape: &[usize], values: Vec<O>) -> ArrayD<O> {
+    ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per lane")
+}
+
+/// Pairwise sum of `f(x)` over `xs`, as NumPy's: eight accumulators on leaves of at most 128.
+#[inline]
+pub(crate) fn pairwise<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
+    if xs.len() <= 128 {
+        let mut acc = [0.0f64; 8];
+        let chunks = xs.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                *a += f(x);
+            }
+        }
+        let mut s =
+            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for &x in tail {
+            s += f(x);
+        }
+        s
+    } else {
+        let half = (xs.len() / 2) & !7;
+        pairwise(&xs[..half], f) + pairwise(&xs[half..], f)
+    }
+}
+
+/// Sum of a block: `(count, float sum, integer sum)`; which sum is used depends on the dtype.
+struct SumR {
+    skipna: bool,
+    /// Accumulate integers in `f64` too (for `mean`, whose integer sum could wrap).
+    float: bool,
+}
+
+impl<T: Element> Reducer<T> for SumR {
+    type State = (u64, f64, T::Sum);
+
+    fn block(&self, xs: &[T], _: usize) -> Self::State {
+        if !self.float {
+            if let Some(s) = T::int_sum(xs) {
+                return (xs.len() as u64, 0.0, s);
+            }
+        }
+        if self.skipna {
+            let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
+            (
+                count,
+                pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { x.to_f64() }),
+                T::Sum::default(),
+            )
+        } else {
+            (xs.len() as u64, pairwise(xs, &|x: T| x.to_f64()), T::Sum::default())
+        }
+    }
+
+    fn merge(&self, a: Self::State, b: Self::State) -> Self::State {
+        (a.0 + b.0, a.1 + b.1, T::sum_merge(a.2, b.2))
+    }
+}
+
+/// Sum over `opts.axis` (NumPy's `sum`, or `nansum` with `skipna`).
+///
+/// Integers sum exactly, wrapping as NumPy does, into `int64`/`uint64`; floats sum pairwise in
+/// `f64` and round to their own type at the end.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{sum, Reduce, NEVER};
+/// let a = array![[1i32, 2], [3, 4]].into_dyn();
+/// let total = sum(&a.view(), &Reduce::all(), &NEVER).unwrap();
+/// assert_eq!(total.item().unwrap(), 10i64);
+/// let cols = sum(&a.view(), &Reduce::axis(0), &NEVER).unwrap();
+/// assert_eq!(cols.values.into_raw_vec_and_offset().0, vec![4, 6]);
+/// ```
+pub fn sum<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T::Sum>> {
+    let r = SumR { skipna: opts.skipna, float: false };
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let is_float = T::DTYPE.is_float();
+    let values = states
+        .into_iter()
+        .map(|s| match s {
+            None => T::Sum::default(),
+            Some((_, f, i)) => {
+                if is_float {
+                    T::sum_from_f64(f)
+                } else {
+                    i
+                }
+            }
+        })
+        .collect();
+    Ok(Reduced { values: shaped(&shape, values), warning: None })
+}
+
+/// Arithmetic mean over `opts.axis` (NumPy's `mean`, or `nanmean` with `skipna`).
+pub fn mean<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T::Float>> {
+    let r = SumR { skipna: opts.skipna, float: true };
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let mut warning = None;
+    let values = states
+        .into_iter()
+        .map(|s| {
+            let (count, total, _) = s.unwrap_or((0, 0.0, T::Sum::default()));
+            if count == 0 {
+                warning = Some(Warning::EmptySlice);
+            }
+            T::float_from_f64(total / count as f64)
+        })
+        .collect();
+    Ok(Reduced { values: shaped(&shape, values), warning })
+}
+
+/// Count, sum and sum of squared deviations of a set of values: a mergeable summary.
+///
+/// Two summaries of disjoint parts merge into the summary of the whole (Chan, Golub and LeVeque),
+/// so partial results from chunks, threads or machines combine exactly as one pass would.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Moments {
+    /// Number of values (not NaN, when NaN are skipped).
+    pub count: u64,
+    /// Their sum.
+    pub sum: f64,
+    /// Sum of squared deviations from their mean.
+    pub m2: f64,
+}
+
+impl Moments {
+    /// The moments of a slice, in two passes over it (the slice should fit in cache).
+    #[must_use]
+    pub fn of<T: Element>(xs: &[T], skipna: bool) -> Moments {
+        if skipna {
+            let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
+            let sum = pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { x.to_f64() });
+            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+            let m2 =
+                pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { (x.to_f64() - mean).powi(2) });
+            Moments { count, sum, m2 }
+        } else {
+            let count = xs.len() as u64;
+            let sum = pairwise(xs, &|x: T| x.to_f64());
+            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+            let m2 = pairwise(xs, &|x: T| (x.to_f64() - mean).powi(2));
+            Moments { count, sum, m2 }
+        }
+    }
+
+    /// The moments of `self`'s values followed by `other`'s.
+    #[must_use]
+    pub fn merge(self, other: Moments) -> Moments {
+        let sum = self.sum + other.sum;
+        if self.count == 0 || other.count == 0 {
+            let m2 = if self.count == 0 { other.m2 } else { self.m2 };
+            return Moments { count: self.count + other.count, sum, m2 };
+        }
+        let (na, nb) = (self.count as f64, other.count as f64);
+        let delta = other.sum / nb - self.sum / na;
+        let m2 = self.m2 + other.m2 + delta * delta * (na * nb / (na + nb));
+        Moments { count: self.count + other.count, sum, m2 }
+    }
+
+    /// The mean (NaN for no values).
+    #[must_use]
+    pub fn mean(&self) -> f64 {
+        self.sum / self.count as f64
+    }
+
+    /// The variance with divisor `count - ddof` (NaN or infinite when that is not positive).
+    #[must_use]
+    pub fn var(&self, ddof: f64) -> f64 {
+        self.m2 / (self.count as f64 - ddof).max(0.0)
+    }
+}
+
+struct MomentsR {
+    skipna: bool,
+}
+
+impl<T: Element> Reducer<T> for MomentsR {
+    type State = Moments;
+    fn block(&self, xs: &[T], _: usize) -> Moments {
+        Moments::of(xs, self.skipna)
+    }
+    fn merge(&self, a: Moments, b: Moments) -> Moments {
+        a.merge(b)
+    }
+}
+
+/// Variance over `opts.axis` with divisor `count - opts.ddof` (NumPy's `var`, or `nanvar`).
+pub fn var<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T::Float>> {
+    variance(a, opts, cancel, false)
+}
+
+/// Standard deviation over `opts.axis` (NumPy's `std`, or `nanstd` with `skipna`).
+pub fn std<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T::Float>> {
+    variance(a, opts, cancel, true)
+}
+
+fn variance<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+    root: bool,
+) -> Result<Reduced<T::Float>> {
+    let (shape, states) =
+        run(a, &opts.axis, opts.keepdims, &MomentsR { skipna: opts.skipna }, cancel)?;
+    let mut warning = None;
+    let values = states
+        .into_iter()
+        .map(|s| {
+            let m = s.unwrap_or_default();
+            if m.count as f64 - opts.ddof <= 0.0 {
+                warning = Some(Warning::DegreesOfFreedom);
+            }
+            let v = m.var(opts.ddof);
+            T::float_from_f64(if root { v.sqrt() } else { v })
+        })
+        .collect();
+    Ok(Reduced { values: shaped(&shape, values), warning })
+}
+
+/// The better of two candidates for min (`max == false`) or max; NaN wins unless skipped.
+#[inline]
+pub(crate) fn better<T: Element>(max: bool, best: T, x: T) -> bool {
+    if max { best.less(x) } else { x.less(best) }
+}
+
+/// Extreme of a block; `None` when it has no (non-NaN) element.
+pub(crate) fn extreme<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
+    let mut best: Option<T> = None;
+    for &x in xs {
+        if x.is_nan() {
+            if skipna {
+                continue;
+            }
+            return Some(x);
+        }
+        match best {
+            Some(b) if !better(max, b, x) => {}
+            _ => best = Some(x),
+        }
+    }
+    best
+}
+
+/// Merges two extremes, the NaN rule included.
+pub(crate) fn merge_extreme<T: Element>(max: bool, a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(x), Some(y)) => {
+            Some(if x.is_nan() || (!y.is_nan() && !better(max, x, y)) { x } else { y })
+        }
+    }
+}
+
+struct ExtremeR {
+    max: bool,
+    skipna: bool,
+}
+
+impl<T: Element> Reducer<T> for ExtremeR {
+    type State = Option<T>;
+    fn block(&self, xs: &[T], _: usize) -> Option<T> {
+        extreme(xs, self.max, self.skipna)
+    }
+    fn merge(&self, a: Option<T>, b: Option<T>) -> Option<T> {
+        merge_extreme(self.max, a, b)
+    }
+}
+
+fn no_identity(name: &str) -> Error {
+    Error::EmptyReduction(format!(
+        "zero-size array to reduction operation {name} which has no identity"
+    ))
+}
+
+fn extremum<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+    max: bool,
+) -> Result<Reduced<T>> {
+    let r = ExtremeR { max, skipna: opts.skipna };
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let mut warning = None;
+    let values = states
+        .into_iter()
+        .zip(lane_lengths(a, &opts.axis)?)
+        .map(|(s, len)| match s.flatten() {
+            Some(v) => Ok(v),
+            None if len == 0 => Err(no_identity(if max { "maximum" } else { "minimum" })),
+            None => {
+                warning = Some(Warning::AllNan);
+                Ok(T::nan())
+            }
+        })
+        .collect::<Result<_>>()?;
+    Ok(Reduced { values: shaped(&shape, values), warning })
+}
+
+/// The number of elements in each lane (all lanes have the same length).
+fn lane_lengths<T>(a: &ArrayViewD<'_, T>, axis: &Axes) -> Result<std::iter::Repeat<usize>> {
+    let mask = axis.mask(a.ndim())?;
+    Ok(std::iter::repeat(
+        a.shape().iter().zip(&mask).filter(|(_, m)| **m).map(|(n, _)| n).product(),
+    ))
+}
+
+/// Minimum over `opts.axis` (NumPy's `min`; `nanmin` with `skipna`). NaN propagates unless skipped.
+pub fn min<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T>> {
+    extremum(a, opts, cancel, false)
+}
+
+/// Maximum over `opts.axis` (NumPy's `max`; `nanmax` with `skipna`). NaN propagates unless skipped.
+pub fn max<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T>> {
+    extremum(a, opts, cancel, true)
+}
+
+struct ArgR {
+    max: bool,
+    skipna: bool,
+}
+
+impl<T: Element> Reducer<T> for ArgR {
+    type State = Option<(T, usize)>;
+    fn block(&self, xs: &[T], start: usize) -> Self::State {
+        let mut best: Option<(T, usize)> = None;
+        for (i, &x) in xs.iter().enumerate() {
+            if x.is_nan() {
+                if self.skipna {
+                    continue;
+                }
+                return Some((x, start + i));
+            }
+            match best {
+                Some((b, _)) if !better(self.max, b, x) => {}
+                _ => best = Some((x, start + i)),
+            }
+        }
+        best
+    }
+    fn merge(&self, a: Self::State, b: Self::State) -> Self::State {
+        match (a, b) {
+            (None, x) | (x, None) => x,
+            (Some(x), Some(y)) => {
+                Some(if x.0.is_nan() || (!y.0.is_nan() && !better(self.max, x.0, y.0)) {
+                    x
+                } else {
+                    y
+                })
+            }
+        }
+    }
+}
+
+fn arg<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+    max: bool,
+) -> Result<Reduced<i64>> {
+    if let Axes::These(axes) = &opts.axis {
+        if axes.len() != 1 {
+            return Err(Error::Invalid("argmin/argmax take a single axis or None".into()));
+        }
+    }
+    let r = ArgR { max, skipna: opts.skipna };
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let values = states
+        .into_iter()
+        .zip(lane_lengths(a, &opts.axis)?)
+        .map(|(s, len)| match s.flatten() {
+            Some((_, i)) => Ok(i as i64),
+            None if len == 0 => Err(Error::EmptyReduction(format!(
+                "attempt to get {} of an empty sequence",
+                if max { "argmax" } else { "argmin" }
+            ))),
+            None => Err(Error::AllNan),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Reduced { values: shaped(&shape, values), warning: None })
+}
+
+/// Index of the first minimum over one axis, or of the flattened array (NumPy's `argmin`;
+/// `nanargmin` with `skipna`, which fails on an all-NaN slice).
+pub fn argmin<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<i64>> {
+    arg(a, opts, cancel, false)
+}
+
+/// Index of the first maximum over one axis, or of the flattened array (NumPy's `argmax`;
+/// `nanargmax` with `skipna`).
+pub fn argmax<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<i64>> {
+    arg(a, opts, cancel, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cancel::NEVER;
+    use ndarray::{ArrayD, IxDyn, array};
+
+    fn fsum(xs: &[f64]) -> f64 {
+        // Neumaier's compensated sum: a close stand-in for math.fsum in tests.
+        let (mut s, mut c) = (0.0f64, 0.0f64);
+        for &x in xs {
+            let t = s + x;
+            c += if s.abs() >= x.abs() { (s - t) + x } else { (x - t) + s };
+            s = t;
+        }
+        s + c
+    }
+
+    #[test]
+    fn sums_follow_numpy_dtypes_and_axes() {
+        let a = array![[1u8, 255], [3, 4]].into_dyn();
+        assert_eq!(sum(&a.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap(), 263u64);
+        let a = array![[1.5f32, 2.0], [3.0, 4.0]].into_dyn();
+        let r = sum(&a.view(), &Reduce::axis(-1).keepdims(true), &NEVER).unwrap();
+        assert_eq!(r.values.shape(), &[2, 1]);
+        assert_eq!(r.values.into_raw_vec_and_offset().0, vec![3.5f32, 7.0]);
+        let e = ArrayD::<f64>::zeros(IxDyn(&[0, 3]));
+        assert_eq!(sum(&e.view(), &Reduce::axis(0), &NEVER).unwrap().values.len(), 3);
+    }
+
+    #[test]
+    fn bad_axes_are_errors() {
+        let a = ArrayD::<f64>::zeros(IxDyn(&[2, 3]));
+        assert!(matches!(
+            sum(&a.view(), &Reduce::axis(2), &NEVER),
+            Err(Error::Axis { axis: 2, ndim: 2 })
+        ));
+        assert!(matches!(sum(&a.view(), &Reduce::axis(-3), &NEVER), Err(Error::Axis { .. })));
+        let dup = Reduce::axis(Axes::These(vec![0, -2]));
+        assert!(matches!(sum(&a.view(), &dup, &NEVER), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn pairwise_sum_keeps_what_naive_summation_loses() {
+        // 1 followed by many tiny values: naive summation returns exactly 1 (error 1e-10).
+        let mut xs = vec![1.0f64];
+        xs.extend(std::iter::repeat_n(1e-16, 1_000_000));
+        let a = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs.clone()).unwrap();
+        let got = sum(&a.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap();
+        let exact = fsum(&xs);
+        assert!((got - exact).abs() <= 1e-14 * exact, "{got} vs {exact}");
+    }
+
+    #[test]
+    fn variance_of_a_large_mean_is_accurate() {
+        let xs: Vec<f64> = (0..100_000).map(|i| 1e9 + f64::from(i % 7) - 3.0).collect();
+        let exact_mean = fsum(&xs) / xs.len() as f64;
+        let exact = fsum(&xs.iter().map(|x| (x - exact_mean).powi(2)).collect::<Vec<_>>())
+            / xs.len() as f64;
+        let a = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs).unwrap();
+        let got = var(&a.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap();
+        assert!((got - exact).abs() <= 1e-9 * exact, "{got} vs {exact}");
+    }
+
+    #[test]
+    fn nan_rules() {
+        let a = array![[1.0, f64::NAN, 3.0], [f64::NAN, f64::NAN, f64::NAN]].into_dyn();
+        let m = min(&a.view(), &Reduce::axis(1), &NEVER).unwrap();
+        assert!(m.values.iter().all(|x| x.is_nan()));
+        let m = min(&a.view(), &Reduce::axis(1).skipna(true), &NEVER).unwrap();
+        assert_eq!(m.values[[0]], 1.0);
+        assert!(m.values[[1]].is_nan());
+        assert_eq!(m.warning, Some(Warning::AllNan));
+        let i = argmax(&a.view(), &Reduce::axis(1), &NEVER).unwrap();
+        assert_eq!(i.values.into_raw_vec_and_offset().0, vec![1, 0]);
+        assert!(matches!(
+            argmax(&a.view(), &Reduce::axis(1).skipna(true), &NEVER),
+            Err(Error::AllNan)
+        ));
+        let mu = mean(&a.view(), &Reduce::axis(1).skipna(true), &NEVER).unwrap();
+        assert_eq!(mu.values[[0]], 2.0);
+        assert_eq!(mu.warning, Some(Warning::EmptySlice));
+    }
+
+    #[test]
+    fn empty_reductions_follow_numpy() {
+        let e = ArrayD::<f64>::zeros(IxDyn(&[0]));
+        assert!(matches!(min(&e.view(), &Reduce::all(), &NEVER), Err(Error::EmptyReduction(_))));
+        assert!(matches!(argmin(&e.view(), &Reduce::all(), &NEVER), Err(Error::EmptyReduction(_))));
+        let m = mean(&e.view(), &Reduce::all(), &NEVER).unwrap();
+        assert!(m.item().unwrap().is_nan());
+        assert_eq!(m.warning, Some(Warning::EmptySlice));
+        let v =
+            var(&array![1.0f64, 2.0].into_dyn().view(), &Reduce::all().ddof(2.0), &NEVER).unwrap();
+        assert_eq!(v.warning, Some(Warning::DegreesOfFreedom));
+        assert!(v.item().unwrap().is_infinite());
+    }
+
+    #[test]
+    fn argmin_ties_go_to_the_first_index() {
+        let mut xs = vec![5i32; 10_000];
+        xs[4_000] = 1;
+        xs[9_000] = 1;
+        let a = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs).unwrap();
+        assert_eq!(argmin(&a.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap(), 4_000);
+    }
+
+    #[test]
+    fn moments_merge_like_one_pass() {
+        let xs: Vec<f64> = (0..10_000).map(|i| (f64::from(i) * 0.37).sin() * 100.0 + 5.0).collect();
+        let whole = Moments::of(&xs, false);
+        let merged =
+            xs.chunks(777).map(|c| Moments::of(c, false)).fold(Moments::default(), Moments::merge);
+        assert_eq!(merged.count, whole.count);
+        assert!((merged.mean() - whole.mean()).abs() < 1e-12 * whole.mean().abs());
+        assert!((merged.var(0.0) - whole.var(0.0)).abs() < 1e-12 * whole.var(0.0));
+    }
+}
