@@ -1,1 +1,32 @@
-//! x
+//! nocopy's Python extension module, `nocopy._native`: converts, releases the GIL, calls core.
+//!
+//! Everything here is thin: arrays enter through [`convert`] (the zero-copy gate), kernels run
+//! through [`run::run`] (GIL released, Ctrl-C honoured), and core errors become Python
+//! exceptions in one place, [`error`].
+
+mod convert;
+mod error;
+mod layout;
+mod reductions;
+mod run;
+
+use pyo3::prelude::*;
+
+/// Fast, multi-threaded NumPy-compatible kernels, reading NumPy arrays in place.
+#[pymodule]
+mod _native {
+    use pyo3::prelude::*;
+
+    #[pymodule_export]
+    use crate::layout::{Layout, get_num_threads, inspect, set_num_threads};
+    #[pymodule_export]
+    use crate::reductions::{
+        Summary, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin, nanmax, nanmean,
+        nanmin, nanstd, nansum, nanvar, stddev, sum, var,
+    };
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("CopyRequiredError", m.py().get_type::<crate::error::CopyRequiredError>())
+    }
+}

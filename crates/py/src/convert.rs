@@ -1,0 +1,129 @@
+//! NumPy arrays in (through the gate) and out.
+
+#![allow(unsafe_code)]
+
+use std::marker::PhantomData;
+
+use ndarray::ArrayD;
+use nocopy_core::gate::{self, Inspection};
+use nocopy_core::{AnyArray, ByteOrder, CopyPolicy, DType, Error, RawLayout, Source};
+use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+use numpy::{PyArray, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyTuple;
+
+use crate::error::CoreResult;
+
+/// `numpy.asarray(obj)` unless `obj` already is an array.
+pub(crate) fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyUntypedArray>> {
+    if let Ok(a) = obj.cast::<PyUntypedArray>() {
+        return Ok(a.clone());
+    }
+    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    let py = obj.py();
+    let f = ASARRAY.import(py, "numpy", "asarray")?;
+    Ok(f.call1((obj,))?.cast_into::<PyUntypedArray>()?)
+}
+
+/// The copy policy from NumPy 2's `copy=None | False | True`.
+pub(crate) fn policy(copy: Option<bool>) -> CopyPolicy {
+    match copy {
+        None => CopyPolicy::IfNeeded,
+        Some(false) => CopyPolicy::Never,
+        Some(true) => CopyPolicy::Always,
+    }
+}
+
+/// The memory of a live NumPy array, described for the gate; usable without the GIL.
+///
+/// Borrowing the array for `'a` keeps it, and so its buffer, alive while this exists.
+pub(crate) struct Memory<'a> {
+    pub(crate) layout: RawLayout,
+    addr: usize,
+    _array: PhantomData<&'a ()>,
+}
+
+impl<'a> Memory<'a> {
+    /// Describes `array`, or fails with `TypeError` for a dtype nocopy does not compute on.
+    pub(crate) fn of(array: &'a Bound<'_, PyUntypedArray>) -> CoreResult<Self> {
+        let descr = array.dtype();
+        let unsupported = || Error::unsupported(descr.to_string());
+        if descr.has_fields() || descr.has_subarray() {
+            return Err(unsupported().into());
+        }
+        let dtype =
+            DType::from_kind(char::from(descr.kind()), descr.itemsize()).ok_or_else(unsupported)?;
+        let byte_order = match descr.byteorder() {
+            b'>' => ByteOrder::Big,
+            b'<' => ByteOrder::Little,
+            _ => ByteOrder::NATIVE,
+        };
+        let raw = array.as_array_ptr();
+        // SAFETY: `raw` is the live PyArrayObject behind `array`; its fields are read while the
+        // GIL is held (we hold `array`).
+        let (data, flags) = unsafe { ((*raw).fields.data as usize, (*raw).fields.flags) };
+        Ok(Memory {
+            layout: RawLayout {
+                dtype,
+                byte_order,
+                shape: array.shape().to_vec(),
+                strides: array.strides().to_vec(),
+                writeable: flags & NPY_ARRAY_WRITEABLE != 0,
+            },
+            addr: data,
+            _array: PhantomData,
+        })
+    }
+
+    /// Number of elements.
+    pub(crate) fn len(&self) -> usize {
+        self.layout.shape.iter().product()
+    }
+
+    /// Whether the input is float16 (results of its dtype are cast back to it).
+    pub(crate) fn is_half(&self) -> bool {
+        self.layout.dtype == DType::F16
+    }
+
+    /// Views the array in place, or copies it, as the gate and `policy` decide.
+    pub(crate) fn open(&self, policy: CopyPolicy) -> nocopy_core::Result<Source<'a>> {
+        // SAFETY: NumPy guarantees that every element of a live array lies inside its buffer;
+        // the `'a` borrow keeps the array alive. Another Python thread could write to the buffer
+        // while the GIL is released, which NumPy's own kernels tolerate as well.
+        unsafe { gate::view_or_copy_ptr(self.addr as *const u8, &self.layout, policy) }
+    }
+
+    /// What the gate says of this layout.
+    pub(crate) fn inspect(&self) -> nocopy_core::Result<Inspection> {
+        gate::inspect(&self.layout, self.addr)
+    }
+}
+
+/// A result array as NumPy returns it: a NumPy scalar when 0-d, cast to float16 when asked.
+pub(crate) fn to_numpy(py: Python<'_>, values: AnyArray, half: bool) -> PyResult<Py<PyAny>> {
+    fn arr<'py, T: numpy::Element>(py: Python<'py>, a: ArrayD<T>) -> Bound<'py, PyAny> {
+        PyArray::from_owned_array(py, a).into_any()
+    }
+    let is_float = matches!(values, AnyArray::F32(_) | AnyArray::F64(_));
+    let a = match values {
+        AnyArray::Bool(a) => arr(py, a.mapv(|b| b.get())),
+        AnyArray::I8(a) => arr(py, a),
+        AnyArray::I16(a) => arr(py, a),
+        AnyArray::I32(a) => arr(py, a),
+        AnyArray::I64(a) => arr(py, a),
+        AnyArray::U8(a) => arr(py, a),
+        AnyArray::U16(a) => arr(py, a),
+        AnyArray::U32(a) => arr(py, a),
+        AnyArray::U64(a) => arr(py, a),
+        AnyArray::F32(a) => arr(py, a),
+        AnyArray::F64(a) => arr(py, a),
+    };
+    let a = if half && is_float {
+        a.call_method1(pyo3::intern!(py, "astype"), ("float16",))?
+    } else {
+        a
+    };
+    let ndim: usize = a.getattr(pyo3::intern!(py, "ndim"))?.extract()?;
+    Ok(if ndim == 0 { a.get_item(PyTuple::empty(py))?.unbind() } else { a.unbind() })
+}

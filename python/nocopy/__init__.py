@@ -1,0 +1,90 @@
+"""nocopy: fast, multi-threaded Rust kernels for NumPy arrays, read in place.
+
+Every function takes what ``numpy.asarray`` takes and gives NumPy's answer (same dtypes, same
+edge cases). Arrays are read where they lie whenever that is safe; ``nocopy.inspect`` says when
+one is copied and why, and ``copy=False`` turns such a copy into ``CopyRequiredError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from nocopy._native import (
+    CopyRequiredError,
+    Layout,
+    Summary,
+    argmax,
+    argmin,
+    describe,
+    get_num_threads,
+    inspect,
+    max,
+    mean,
+    min,
+    nanargmax,
+    nanargmin,
+    nanmax,
+    nanmean,
+    nanmin,
+    nanstd,
+    nansum,
+    nanvar,
+    set_num_threads,
+    std,
+    sum,
+    var,
+)
+
+__all__ = [
+    "CopyRequiredError",
+    "Layout",
+    "Summary",
+    "argmax",
+    "argmin",
+    "describe",
+    "get_num_threads",
+    "inspect",
+    "max",
+    "mean",
+    "min",
+    "nanargmax",
+    "nanargmin",
+    "nanmax",
+    "nanmean",
+    "nanmin",
+    "nanstd",
+    "nansum",
+    "nanvar",
+    "set_num_threads",
+    "std",
+    "sum",
+    "threads",
+    "var",
+]
+
+__version__ = "0.1.0"
+
+
+@contextlib.contextmanager
+def threads(n: int) -> Iterator[None]:
+    """Run the kernels in a ``with`` block on ``n`` threads, then restore the previous count.
+
+    Parameters
+    ----------
+    n : int
+        Number of threads (at least 1).
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> with nc.threads(1):
+    ...     nc.get_num_threads()
+    1
+    """
+    before = get_num_threads()
+    set_num_threads(n)
+    try:
+        yield
+    finally:
+        set_num_threads(before)

@@ -1,0 +1,130 @@
+from typing import Any, final
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+_Axis = int | tuple[int, ...] | None
+_Result = Any  # a NumPy scalar for a 0-d result, else a numpy.ndarray
+
+class CopyRequiredError(ValueError): ...
+
+@final
+class Layout:
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+    @property
+    def strides(self) -> tuple[int, ...]: ...
+    @property
+    def itemsize(self) -> int: ...
+    @property
+    def c_contiguous(self) -> bool: ...
+    @property
+    def f_contiguous(self) -> bool: ...
+    @property
+    def aligned(self) -> bool: ...
+    @property
+    def native_byteorder(self) -> bool: ...
+    @property
+    def writeable(self) -> bool: ...
+    @property
+    def zero_copy(self) -> bool: ...
+    @property
+    def reason(self) -> str | None: ...
+
+@final
+class Summary:
+    @property
+    def count(self) -> _Result: ...
+    @property
+    def mean(self) -> _Result: ...
+    @property
+    def var(self) -> _Result: ...
+    @property
+    def std(self) -> _Result: ...
+    @property
+    def min(self) -> _Result: ...
+    @property
+    def max(self) -> _Result: ...
+
+def inspect(a: ArrayLike) -> Layout: ...
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...
+def describe(
+    a: ArrayLike,
+    axis: _Axis = None,
+    *,
+    ddof: float = 0.0,
+    skipna: bool = False,
+    keepdims: bool = False,
+    copy: bool | None = None,
+) -> Summary: ...
+def sum(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nansum(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def mean(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nanmean(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def min(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def max(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nanmin(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nanmax(
+    a: ArrayLike, axis: _Axis = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def var(
+    a: ArrayLike,
+    axis: _Axis = None,
+    *,
+    ddof: float = 0.0,
+    keepdims: bool = False,
+    copy: bool | None = None,
+) -> _Result: ...
+def nanvar(
+    a: ArrayLike,
+    axis: _Axis = None,
+    *,
+    ddof: float = 0.0,
+    keepdims: bool = False,
+    copy: bool | None = None,
+) -> _Result: ...
+def std(
+    a: ArrayLike,
+    axis: _Axis = None,
+    *,
+    ddof: float = 0.0,
+    keepdims: bool = False,
+    copy: bool | None = None,
+) -> _Result: ...
+def nanstd(
+    a: ArrayLike,
+    axis: _Axis = None,
+    *,
+    ddof: float = 0.0,
+    keepdims: bool = False,
+    copy: bool | None = None,
+) -> _Result: ...
+def argmin(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def argmax(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nanargmin(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def nanargmax(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
