@@ -552,7 +552,7 @@ pub struct Inspection {
     pub c_contiguous: bool,
     /// Whether the layout is Fortran-contiguous (NumPy's flag).
     pub f_contiguous: bool,
-    /// Whether the data pointer is aligned to the item size.
+    /// Whether every element is aligned to the item size (NumPy's flag: pointer and strides).
     pub aligned: bool,
     /// Whether the byte order is this machine's.
     pub native_byteorder: bool,
@@ -567,7 +567,8 @@ pub fn inspect(layout: &RawLayout, data_addr: usize) -> Result<Inspection> {
     Ok(Inspection {
         c_contiguous: is_contiguous(layout, false),
         f_contiguous: is_contiguous(layout, true),
-        aligned: data_addr % item == 0,
+        aligned: data_addr % item == 0
+            && layout.shape.iter().zip(&layout.strides).all(|(&n, &s)| n <= 1 || s % item as isize == 0),
         native_byteorder: item == 1 || layout.byte_order == ByteOrder::NATIVE,
         reason,
     })

@@ -21,7 +21,7 @@ pub(crate) struct Layout {
     c_contiguous: bool,
     /// Whether the array is Fortran-contiguous.
     f_contiguous: bool,
-    /// Whether the data pointer is a multiple of the item size.
+    /// Whether every element is aligned to its size (NumPy's ``ALIGNED`` flag).
     aligned: bool,
     /// Whether elements are stored in this machine's byte order.
     native_byteorder: bool,

@@ -1,0 +1,250 @@
+"""Every reduction against NumPy, for every dtype and every layout, with NumPy's result dtypes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import warnings
+from typing import Any
+
+import numpy as np
+import pytest
+
+import nocopy as nc
+from layouts import values
+
+NUMPY: dict[str, Callable[..., Any]] = {
+    "sum": np.sum,
+    "nansum": np.nansum,
+    "mean": np.mean,
+    "nanmean": np.nanmean,
+    "var": np.var,
+    "nanvar": np.nanvar,
+    "std": np.std,
+    "nanstd": np.nanstd,
+    "min": np.min,
+    "max": np.max,
+    "nanmin": np.nanmin,
+    "nanmax": np.nanmax,
+    "argmin": np.argmin,
+    "argmax": np.argmax,
+    "nanargmin": np.nanargmin,
+    "nanargmax": np.nanargmax,
+}
+ROUNDED = {"sum", "nansum", "mean", "nanmean", "var", "nanvar", "std", "nanstd"}
+SINGLE_AXIS = {"argmin", "argmax", "nanargmin", "nanargmax"}
+MANY_AXES: list[Any] = [None, 0, 1, -1, (0, 1), (1,), ()]
+ONE_AXIS: list[Any] = [None, 0, 1, -2]
+
+# (rtol, atol) by dtype for results that are rounded; nocopy accumulates in float64.
+TOLERANCE = {np.dtype(np.float16): (2e-3, 1e-3), np.dtype(np.float32): (2e-6, 1e-5)}
+
+
+def reference(name: str, a: np.ndarray, **kw: Any) -> Any:
+    """NumPy's answer; for float16/32 computed in float64 and rounded once, as nocopy does."""
+    f = NUMPY[name]
+    if name in ROUNDED and a.dtype.kind == "f" and a.dtype != np.float64:
+        wide = f(a.astype(np.float64), **kw)
+        narrow = f(a, **kw)
+        return np.asarray(wide).astype(np.asarray(narrow).dtype)[()]
+    return f(a, **kw)
+
+
+def quiet(f: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """NumPy's result with its RuntimeWarnings silenced (the cases here are meant to warn)."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return f(*args, **kw)
+
+
+def assert_same(got: Any, ref: Any, name: str, a: np.ndarray) -> None:
+    """Same value (within float rounding), dtype, shape and kind (NumPy scalar or array)."""
+    assert isinstance(got, np.ndarray) == isinstance(ref, np.ndarray), (type(got), type(ref))
+    assert np.asarray(got).dtype == np.asarray(ref).dtype
+    assert np.shape(got) == np.shape(ref)
+    if name in ROUNDED and np.asarray(ref).dtype.kind == "f":
+        rtol, atol = TOLERANCE.get(a.dtype, (1e-12, 1e-10))
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol)
+    else:
+        np.testing.assert_array_equal(got, ref, strict=True)
+
+
+@pytest.mark.parametrize("name", list(NUMPY))
+def test_matches_numpy_for_every_dtype_and_layout(name, dtype, layout, make):
+    a = make(layout, values(dtype))
+    before = a.tobytes()
+    axes = ONE_AXIS if name in SINGLE_AXIS else MANY_AXES
+    for axis in axes:
+        for keepdims in (False, True):
+            got = getattr(nc, name)(a, axis=axis, keepdims=keepdims)
+            ref = reference(name, a, axis=axis, keepdims=keepdims)
+            assert_same(got, ref, name, a)
+    assert a.tobytes() == before, "the input was modified"
+
+
+@pytest.mark.parametrize("name", ["var", "std", "nanvar", "nanstd"])
+@pytest.mark.parametrize("ddof", [1, 2.5])
+def test_ddof(name, ddof):
+    a = values(np.float64, (40, 3))
+    for axis in (None, 0, 1):
+        got = getattr(nc, name)(a, axis=axis, ddof=ddof)
+        np.testing.assert_allclose(got, NUMPY[name](a, axis=axis, ddof=ddof), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(NUMPY))
+def test_three_dimensional_axes(name):
+    a = values(np.float64, (4, 5, 6), seed=3).transpose(2, 0, 1)[::2, ::-1]
+    axes = [None, 0, 1, 2, -1] if name in SINGLE_AXIS else [None, 0, 2, (0, 2), (2, 0), (0, 1, 2)]
+    for axis in axes:
+        assert_same(getattr(nc, name)(a, axis=axis), reference(name, a, axis=axis), name, a)
+
+
+def test_large_arrays_take_the_parallel_path():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300_000, 3)) * 1e3 + 7
+    for axis in (None, 0, 1):
+        np.testing.assert_allclose(nc.sum(a, axis=axis), np.sum(a, axis=axis), rtol=1e-12)
+        np.testing.assert_allclose(nc.std(a, axis=axis), np.std(a, axis=axis), rtol=1e-10)
+        np.testing.assert_array_equal(nc.argmax(a, axis=None), np.argmax(a))
+        np.testing.assert_array_equal(nc.min(a, axis=axis), np.min(a, axis=axis))
+    f = np.asfortranarray(a)
+    np.testing.assert_allclose(nc.mean(f, axis=0), np.mean(a, axis=0), rtol=1e-12)
+
+
+class TestNaNAndInf:
+    a = np.array(
+        [
+            [1.0, np.nan, 3.0, -np.inf],
+            [np.nan, np.nan, np.nan, np.nan],
+            [2.0, 5.0, np.inf, 0.5],
+            [4.0, 4.0, 1.0, 1.0],
+        ]
+    )
+
+    @pytest.mark.parametrize("name", [n for n in NUMPY if not n.startswith("nanarg")])
+    def test_rows_with_nan_and_inf(self, name):
+        ref = quiet(NUMPY[name], self.a, axis=1)
+        if name in ("nanmean", "nanvar", "nanstd", "nanmin", "nanmax"):
+            with pytest.warns(RuntimeWarning):
+                got = getattr(nc, name)(self.a, axis=1)
+        else:
+            got = getattr(nc, name)(self.a, axis=1)
+        np.testing.assert_allclose(got, ref, rtol=1e-12)
+        assert np.asarray(got).dtype == np.asarray(ref).dtype
+
+    @pytest.mark.parametrize("name", ["nanargmin", "nanargmax"])
+    def test_nanarg_all_nan_slice_raises(self, name):
+        with pytest.raises(ValueError, match="All-NaN slice encountered"):
+            getattr(nc, name)(self.a, axis=1)
+        rows = self.a[[0, 2, 3]]
+        np.testing.assert_array_equal(getattr(nc, name)(rows, axis=1), NUMPY[name](rows, axis=1))
+
+    def test_first_nan_wins_argmin(self):
+        a = np.array([3.0, np.nan, 1.0, np.nan])
+        assert nc.argmin(a) == np.argmin(a) == 1
+        assert nc.argmax(a) == np.argmax(a) == 1
+
+
+class TestEmptyAndZeroD:
+    def test_zero_d_input(self):
+        x = np.array(2.5)
+        for name in NUMPY:
+            got = getattr(nc, name)(x)
+            assert_same(got, NUMPY[name](x), name, x)
+
+    def test_python_scalars_and_lists(self):
+        assert nc.sum([1, 2, 3]) == 6
+        assert nc.sum([1, 2, 3]).dtype == np.int64
+        assert nc.mean(4) == 4.0
+        np.testing.assert_array_equal(nc.max([[1, 5], [7, 2]], axis=1), [5, 7])
+
+    def test_empty_sum_is_zero(self):
+        e = np.zeros((0, 3))
+        assert_same(nc.sum(e), np.sum(e), "sum", e)
+        assert_same(nc.sum(e, axis=0), np.sum(e, axis=0), "sum", e)
+        assert_same(nc.sum(e, axis=1), np.sum(e, axis=1), "sum", e)
+        assert_same(nc.sum(e.astype(np.uint8)), np.sum(e.astype(np.uint8)), "sum", e)
+
+    def test_empty_mean_and_var_warn_like_numpy(self):
+        e = np.zeros((0, 3))
+        with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+            got = nc.mean(e, axis=0)
+        assert np.isnan(got).all() and got.shape == (3,)
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+            assert np.isnan(nc.var(e))
+        with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+            assert nc.var([1.0, 2.0], ddof=2) == np.inf
+        assert nc.mean(e, axis=1).shape == (0,)
+
+    @pytest.mark.parametrize("name", ["min", "max", "nanmin", "nanmax"])
+    def test_empty_min_max_raise(self, name):
+        with pytest.raises(ValueError, match="zero-size array"):
+            getattr(nc, name)(np.zeros(0))
+        assert getattr(nc, name)(np.zeros((0, 3)), axis=1).shape == (0,)
+
+    @pytest.mark.parametrize("name", ["argmin", "argmax", "nanargmin", "nanargmax"])
+    def test_empty_argmin_raises(self, name):
+        with pytest.raises(ValueError, match="empty sequence"):
+            getattr(nc, name)(np.zeros(0))
+
+
+class TestBadInput:
+    @pytest.mark.parametrize("name", list(NUMPY))
+    def test_axis_out_of_range(self, name):
+        a = np.ones((2, 3))
+        with pytest.raises(np.exceptions.AxisError, match="axis 2 is out of bounds"):
+            getattr(nc, name)(a, axis=2)
+        with pytest.raises(np.exceptions.AxisError):
+            getattr(nc, name)(a, axis=-3)
+        with pytest.raises(np.exceptions.AxisError):
+            getattr(nc, name)(np.array(1.0), axis=0)
+
+    def test_duplicate_axes(self):
+        with pytest.raises(ValueError, match="duplicate value in 'axis'"):
+            nc.sum(np.ones((2, 3)), axis=(0, -2))
+
+    def test_axis_types(self):
+        with pytest.raises(TypeError):
+            nc.sum(np.ones(3), axis=1.5)
+        with pytest.raises(TypeError):
+            nc.argmin(np.ones((2, 2)), axis=(0, 1))
+        assert nc.sum(np.ones((2, 3)), axis=np.int64(1)).shape == (2,)
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            np.array(["a", "b"]),
+            np.array([b"a"]),
+            np.array([1 + 2j]),
+            np.array([object()]),
+            np.zeros(3, dtype=[("a", "f8"), ("b", "i4")]),
+            np.array(["2020-01-01"], dtype="datetime64[D]"),
+        ],
+        ids=["str", "bytes", "complex", "object", "structured", "datetime"],
+    )
+    @pytest.mark.parametrize("name", ["sum", "mean", "min", "argmax", "describe", "inspect"])
+    def test_unsupported_dtypes_raise_type_error(self, bad, name):
+        with pytest.raises(TypeError, match="unsupported dtype"):
+            getattr(nc, name)(bad)
+
+    def test_keyword_only_options(self):
+        with pytest.raises(TypeError):
+            nc.sum(np.ones(3), 0, True)  # type: ignore[misc]
+        with pytest.raises(TypeError):
+            nc.var(np.ones(3), None, 1)  # type: ignore[misc]
+
+
+def test_integer_sums_are_exact_and_wrap_like_numpy():
+    big = np.array([2**62, 2**62, 2**62], dtype=np.int64)
+    assert nc.sum(big) == np.sum(big)
+    u = np.full(10, 2**63, dtype=np.uint64)
+    assert nc.sum(u) == np.sum(u)
+    m = np.array([np.iinfo(np.int64).max] * 2)
+    # The mean accumulates in float64, as NumPy's does, so it does not wrap.
+    np.testing.assert_allclose(nc.mean(m), np.mean(m), rtol=1e-15)
+
+
+def test_bool_bytes_other_than_one_count_as_true():
+    raw = np.array([0, 1, 2, 255], dtype=np.uint8).view(np.bool_)
+    assert nc.sum(raw) == 3
+    assert nc.max(raw) == np.True_
+    assert nc.argmax(raw) == 1
