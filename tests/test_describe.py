@@ -1,0 +1,106 @@
+"""`describe` against NumPy's separate calls, and against nocopy's own single reductions."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from layouts import values
+
+import nocopy as nc
+
+
+def numpy_summary(a: np.ndarray, axis, ddof: float, skipna: bool) -> dict[str, np.ndarray]:
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if skipna:
+            count = np.sum(~np.isnan(a), axis=axis) if a.dtype.kind == "f" else None
+            return {
+                "count": count,
+                "mean": np.nanmean(a, axis=axis),
+                "var": np.nanvar(a, axis=axis, ddof=ddof),
+                "std": np.nanstd(a, axis=axis, ddof=ddof),
+                "min": np.nanmin(a, axis=axis),
+                "max": np.nanmax(a, axis=axis),
+            }
+        return {
+            "count": None,
+            "mean": np.mean(a, axis=axis),
+            "var": np.var(a, axis=axis, ddof=ddof),
+            "std": np.std(a, axis=axis, ddof=ddof),
+            "min": np.min(a, axis=axis),
+            "max": np.max(a, axis=axis),
+        }
+
+
+@pytest.mark.parametrize("skipna", [False, True])
+def test_describe_matches_numpy(dtype, layout, make, skipna):
+    a = make(layout, values(dtype))
+    for axis in (None, 0, 1, (0, 1)):
+        s = nc.describe(a, axis=axis, skipna=skipna)
+        ref = numpy_summary(a, axis, 0, skipna)
+        n = a.size if axis in (None, (0, 1)) else a.shape[axis]
+        np.testing.assert_array_equal(s.count, np.full(np.shape(s.mean), n))
+        assert np.asarray(s.count).dtype == np.int64
+        for key in ("min", "max"):
+            np.testing.assert_array_equal(getattr(s, key), ref[key], strict=True)
+        for key in ("mean", "var", "std"):
+            # Same dtype as NumPy's; values within the float rounding of the dtype.
+            assert np.asarray(getattr(s, key)).dtype == np.asarray(ref[key]).dtype
+            rtol = {2: 2e-3, 4: 2e-6}.get(np.asarray(ref[key]).itemsize, 1e-12)
+            np.testing.assert_allclose(getattr(s, key), ref[key], rtol=rtol, atol=rtol)
+
+
+def test_describe_equals_the_single_functions_bit_for_bit():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((50_000, 6)) * 1e4 + 1e6
+    a[::7, 2] = np.nan
+    for axis in (None, 0, 1):
+        for skipna in (False, True):
+            s = nc.describe(a, axis=axis, ddof=1, skipna=skipna)
+            pre = "nan" if skipna else ""
+            for key in ("mean", "min", "max"):
+                expected = getattr(nc, pre + key)(a, axis=axis)
+                assert np.asarray(getattr(s, key)).tobytes() == np.asarray(expected).tobytes()
+            for key in ("var", "std"):
+                expected = getattr(nc, pre + key)(a, axis=axis, ddof=1)
+                assert np.asarray(getattr(s, key)).tobytes() == np.asarray(expected).tobytes()
+
+
+def test_skipna_counts_and_nan_propagation():
+    a = np.array([[1.0, np.nan, 3.0], [np.inf, 2.0, 4.0]])
+    s = nc.describe(a, axis=1, skipna=True)
+    np.testing.assert_array_equal(s.count, [2, 3])
+    np.testing.assert_array_equal(s.min, [1.0, 2.0])
+    np.testing.assert_array_equal(s.max, [3.0, np.inf])
+    p = nc.describe(a, axis=1)
+    np.testing.assert_array_equal(p.count, [3, 3])
+    assert np.isnan(p.mean[0]) and np.isnan(p.min[0]) and np.isnan(p.std[0])
+    assert p.mean[1] == np.inf and np.isnan(p.var[1])
+
+
+def test_keepdims_and_ddof():
+    a = values(np.float64, (6, 4))
+    s = nc.describe(a, axis=0, ddof=1, keepdims=True)
+    assert s.mean.shape == (1, 4)
+    np.testing.assert_allclose(s.var, np.var(a, axis=0, ddof=1, keepdims=True), rtol=1e-12)
+
+
+def test_all_nan_slices_warn_and_empty_input_raises():
+    a = np.array([[np.nan, np.nan], [1.0, 2.0]])
+    with pytest.warns(RuntimeWarning, match="All-NaN"):
+        s = nc.describe(a, axis=1, skipna=True)
+    np.testing.assert_array_equal(s.count, [0, 2])
+    assert np.isnan(s.min[0]) and s.min[1] == 1.0
+    with pytest.raises(ValueError, match="zero-size array"):
+        nc.describe(np.zeros((0, 2)))
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):
+        nc.describe(np.ones(3), ddof=3)
+
+
+def test_summary_repr_and_fields_are_read_only():
+    s = nc.describe([1.0, 2.0])
+    assert repr(s).startswith("Summary(count=np.int64(2), mean=np.float64(1.5)")
+    with pytest.raises(AttributeError):
+        s.mean = 3  # type: ignore[misc]

@@ -1,0 +1,102 @@
+"""Threads: the controls, bit-for-bit determinism, the GIL released, Ctrl-C honoured."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import nocopy as nc
+
+
+def test_thread_controls():
+    before = nc.get_num_threads()
+    assert before >= 1
+    with nc.threads(3):
+        assert nc.get_num_threads() == 3
+    assert nc.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"):
+        nc.set_num_threads(0)
+    with pytest.raises(OverflowError):
+        nc.set_num_threads(-1)
+    assert nc.get_num_threads() == before
+
+
+def test_environment_variable_sets_the_first_pool():
+    code = "import nocopy; print(nocopy.get_num_threads())"
+    env = {**os.environ, "NOCOPY_NUM_THREADS": "3"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True)
+    assert out.stdout.strip() == b"3"
+
+
+@pytest.mark.parametrize(
+    "shape_axis",
+    [((3_000_000,), None), ((400_000, 5), 0), ((5, 400_000), 1), ((400, 3000), None)],
+    ids=["1d", "columns", "rows", "2d-all"],
+)
+def test_results_are_identical_for_any_thread_count(shape_axis):
+    shape, axis = shape_axis
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal(shape) * 1e3 + 1e7
+    a.flat[::97] = np.nan
+    runs = []
+    for n in (1, 2, 3, 8):
+        with nc.threads(n):
+            s = nc.describe(a, axis=axis, skipna=True)
+            runs.append(
+                b"".join(
+                    np.asarray(x).tobytes()
+                    for x in (
+                        nc.sum(a, axis=axis),
+                        nc.nansum(a, axis=axis),
+                        nc.nanvar(a, axis=axis),
+                        nc.nanargmax(a, axis=axis if axis is not None else None),
+                        s.mean,
+                        s.var,
+                        s.min,
+                    )
+                )
+            )
+    assert all(r == runs[0] for r in runs[1:])
+
+
+def test_the_gil_is_released_while_a_kernel_runs():
+    a = np.broadcast_to(np.float64(1.0), (20_000, 20_000))  # 4e8 elements, no memory
+    done = threading.Event()
+    result: list[float] = []
+
+    def work() -> None:
+        result.append(float(nc.sum(a)))
+        done.set()
+
+    t = threading.Thread(target=work)
+    t.start()
+    ticks = 0
+    while not done.is_set():
+        ticks += 1  # only runs while the worker has let go of the GIL
+        time.sleep(0.001)
+    t.join()
+    assert result == [4e8]
+    assert ticks > 10
+
+
+def test_ctrl_c_interrupts_a_long_kernel_promptly():
+    a = np.broadcast_to(np.float64(1.0), (10**6, 10**6))  # 10^12 elements: hours of work
+
+    def press_ctrl_c() -> None:
+        time.sleep(0.3)
+        _thread.interrupt_main()
+
+    threading.Thread(target=press_ctrl_c).start()
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        nc.sum(a)
+    assert time.perf_counter() - start < 5.0
+    # The pool is usable afterwards.
+    assert nc.sum(np.ones(100_000)) == 100_000.0
