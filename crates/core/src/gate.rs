@@ -568,7 +568,11 @@ pub fn inspect(layout: &RawLayout, data_addr: usize) -> Result<Inspection> {
         c_contiguous: is_contiguous(layout, false),
         f_contiguous: is_contiguous(layout, true),
         aligned: data_addr % item == 0
-            && layout.shape.iter().zip(&layout.strides).all(|(&n, &s)| n <= 1 || s % item as isize == 0),
+            && layout
+                .shape
+                .iter()
+                .zip(&layout.strides)
+                .all(|(&n, &s)| n <= 1 || s % item as isize == 0),
         native_byteorder: item == 1 || layout.byte_order == ByteOrder::NATIVE,
         reason,
     })
