@@ -17,6 +17,8 @@ use crate::pool;
 pub(crate) const BLOCK: usize = 2048;
 /// Below this many elements in all, a reduction runs on the calling thread.
 const SERIAL_BELOW: usize = 1 << 15;
+/// Up to this many long lanes are reduced block by block, all lanes at once.
+const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.
 const TASK_ELEMENTS: usize = 1 << 16;
 
@@ -64,14 +66,10 @@ impl<'a, T: Element> Lanes<'a, T> {
     /// The view of lane `j` (C order over the kept axes); at least one-dimensional.
     fn lane(&self, j: usize) -> ArrayViewD<'a, T> {
         let mut v = self.view.clone();
-        let mut rest = j;
-        let mut idx = vec![0; self.out_shape.len()];
-        for (slot, &n) in idx.iter_mut().zip(&self.out_shape).rev() {
-            *slot = rest % n;
-            rest /= n;
-        }
-        for i in idx {
-            v.index_axis_inplace(Axis(0), i);
+        let mut below: usize = self.out_shape.iter().product();
+        for &n in &self.out_shape {
+            below /= n;
+            v.index_axis_inplace(Axis(0), (j / below) % n);
         }
         v
     }
@@ -80,15 +78,11 @@ impl<'a, T: Element> Lanes<'a, T> {
 /// Row `r` (C order over all but the last axis) of a view of at least one dimension.
 fn row<'a, T>(lane: &ArrayViewD<'a, T>, r: usize) -> ArrayView1<'a, T> {
     let mut v = lane.clone();
-    let mut rest = r;
-    let outer = &lane.shape()[..lane.ndim() - 1];
-    let mut idx = vec![0; outer.len()];
-    for (slot, &n) in idx.iter_mut().zip(outer).rev() {
-        *slot = rest % n;
-        rest /= n;
-    }
-    for i in idx {
-        v.index_axis_inplace(Axis(0), i);
+    let outer = lane.ndim() - 1;
+    let mut below: usize = lane.shape()[..outer].iter().product();
+    for &n in &lane.shape()[..outer] {
+        below /= n;
+        v.index_axis_inplace(Axis(0), (r / below) % n);
     }
     v.into_dimensionality::<Ix1>().expect("one axis is left")
 }
@@ -121,19 +115,19 @@ fn tree<S: Copy>(states: &[S], merge: &impl Fn(S, S) -> S) -> S {
     }
 }
 
-/// State of block `b` of a lane.
+/// State of block `b` of a lane; `buf` holds at least [`BLOCK`] elements of scratch.
 fn block_state<T: Element, R: Reducer<T>>(
     lane: &ArrayViewD<'_, T>,
     len: usize,
     b: usize,
     r: &R,
+    buf: &mut [T],
 ) -> R::State {
     let start = b * BLOCK;
     let n = BLOCK.min(len - start);
     if let Some(all) = lane.as_slice() {
         return r.block(&all[start..start + n], start);
     }
-    let mut buf = [T::default(); BLOCK];
     gather(lane, start, &mut buf[..n]);
     r.block(&buf[..n], start)
 }
@@ -144,33 +138,25 @@ fn lane_serial<T: Element, R: Reducer<T>>(
     len: usize,
     r: &R,
     cancel: &Cancel,
+    buf: &mut [T],
 ) -> Result<Option<R::State>> {
-    if len == 0 {
-        return Ok(None);
-    }
-    let mut states = Vec::with_capacity(len.div_ceil(BLOCK));
-    if let Some(all) = lane.as_slice() {
-        for (b, xs) in all.chunks(BLOCK).enumerate() {
-            cancel.check()?;
-            states.push(r.block(xs, b * BLOCK));
-        }
-    } else {
-        let mut buf = [T::default(); BLOCK];
-        let mut n = 0;
-        for &x in lane {
-            buf[n] = x;
-            n += 1;
-            if n == BLOCK {
+    match len.div_ceil(BLOCK) {
+        0 => Ok(None),
+        1 => Ok(Some(block_state(lane, len, 0, r, buf))),
+        blocks => {
+            let mut states = Vec::with_capacity(blocks);
+            for b in 0..blocks {
                 cancel.check()?;
-                states.push(r.block(&buf, states.len() * BLOCK));
-                n = 0;
+                states.push(block_state(lane, len, b, r, buf));
             }
-        }
-        if n > 0 {
-            states.push(r.block(&buf[..n], states.len() * BLOCK));
+            Ok(Some(tree(&states, &|x, y| r.merge(x, y))))
         }
     }
-    Ok(Some(tree(&states, &|a, b| r.merge(a, b))))
+}
+
+/// Scratch for gathering one block of a strided lane.
+fn scratch<T: Element>(len: usize) -> Vec<T> {
+    vec![T::default(); len.min(BLOCK)]
 }
 
 /// Reduces every lane of `a` over the `reduced` axes: one state per output element in C order
@@ -185,36 +171,48 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
     let (n_out, len) = (lanes.n_out(), lanes.lane_len);
     let total = n_out.saturating_mul(len);
     if total < SERIAL_BELOW {
+        let mut buf = scratch(len);
         let states = (0..n_out)
-            .map(|j| lane_serial(&lanes.lane(j), len, r, cancel))
+            .map(|j| lane_serial(&lanes.lane(j), len, r, cancel, &mut buf))
             .collect::<Result<_>>()?;
         return Ok((lanes.out_shape, states));
     }
     let states = pool::install(|| -> Result<Vec<Option<R::State>>> {
-        let threads = rayon::current_num_threads();
-        if n_out >= 4 * threads || len < 8 * BLOCK {
-            // Many lanes: each task takes whole lanes.
+        if len < 8 * BLOCK || n_out > MAX_SHARED_LANES {
+            // Many or short lanes: each task takes whole lanes.
             (0..n_out)
                 .into_par_iter()
                 .with_min_len((TASK_ELEMENTS / len.max(1)).max(1))
-                .map(|j| lane_serial(&lanes.lane(j), len, r, cancel))
+                .map_init(
+                    || scratch(len),
+                    |buf, j| lane_serial(&lanes.lane(j), len, r, cancel, buf),
+                )
                 .collect()
         } else {
-            // Few long lanes: each lane's blocks are shared out.
-            (0..n_out)
+            // Long lanes: blocks are shared out, and each task reduces block `b` of every
+            // lane, so lanes that interleave in memory (the columns of a C-order table) read
+            // each cache line once between them instead of once each.
+            let all: Vec<ArrayViewD<'_, T>> = (0..n_out).map(|j| lanes.lane(j)).collect();
+            let by_block = (0..len.div_ceil(BLOCK))
+                .into_par_iter()
+                .with_min_len((TASK_ELEMENTS / BLOCK / n_out).max(1))
+                .map_init(
+                    || scratch(len),
+                    |buf, b| {
+                        cancel.check()?;
+                        Ok(all
+                            .iter()
+                            .map(|lane| block_state(lane, len, b, r, buf))
+                            .collect::<Vec<_>>())
+                    },
+                )
+                .collect::<Result<Vec<_>>>()?;
+            Ok((0..n_out)
                 .map(|j| {
-                    let lane = lanes.lane(j);
-                    let states = (0..len.div_ceil(BLOCK))
-                        .into_par_iter()
-                        .with_min_len(TASK_ELEMENTS / BLOCK)
-                        .map(|b| {
-                            cancel.check()?;
-                            Ok(block_state(&lane, len, b, r))
-                        })
-                        .collect::<Result<Vec<_>>>()?;
-                    Ok(Some(tree(&states, &|x, y| r.merge(x, y))))
+                    let states: Vec<R::State> = by_block.iter().map(|row| row[j]).collect();
+                    Some(tree(&states, &|x, y| r.merge(x, y)))
                 })
-                .collect()
+                .collect())
         }
     })?;
     Ok((lanes.out_shape, states))
