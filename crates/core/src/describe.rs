@@ -6,7 +6,7 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::Reducer;
 use crate::error::{Error, Result};
-use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, run, shaped};
+use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, min_max, run, shaped};
 
 /// The mergeable state behind [`describe`]: [`Moments`] plus the extremes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -23,10 +23,15 @@ impl<T: Element> Partial<T> {
     /// The state of one slice of values, NaN skipped or propagated.
     #[must_use]
     pub fn of(xs: &[T], skipna: bool) -> Self {
-        Partial {
-            moments: Moments::of(xs, skipna),
-            min: extreme(xs, false, skipna),
-            max: extreme(xs, true, skipna),
+        let moments = Moments::of(xs, skipna);
+        if xs.is_empty() {
+            return Partial { moments, min: None, max: None };
+        }
+        let (lo, hi, nan) = min_max(xs);
+        if nan {
+            Partial { moments, min: extreme(xs, false, skipna), max: extreme(xs, true, skipna) }
+        } else {
+            Partial { moments, min: Some(lo), max: Some(hi) }
         }
     }
 

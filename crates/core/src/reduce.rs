@@ -410,8 +410,45 @@ pub(crate) fn better<T: Element>(max: bool, best: T, x: T) -> bool {
     if max { best.less(x) } else { x.less(best) }
 }
 
+/// Minimum and maximum of a non-empty block, and whether it holds a NaN (whose handling is then
+/// left to [`extreme_exact`]); four independent accumulators so the loop can vectorize.
+#[inline]
+pub(crate) fn min_max<T: Element>(xs: &[T]) -> (T, T, bool) {
+    let mut lo = [xs[0]; 4];
+    let mut hi = [xs[0]; 4];
+    let mut nan = [false; 4];
+    let chunks = xs.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let x = c[k];
+            lo[k] = if x.less(lo[k]) { x } else { lo[k] };
+            hi[k] = if hi[k].less(x) { x } else { hi[k] };
+            nan[k] |= x.is_nan();
+        }
+    }
+    for &x in tail {
+        lo[0] = if x.less(lo[0]) { x } else { lo[0] };
+        hi[0] = if hi[0].less(x) { x } else { hi[0] };
+        nan[0] |= x.is_nan();
+    }
+    let pick = |v: [T; 4], max: bool| {
+        v[1..].iter().fold(v[0], |b, &x| if better(max, b, x) { x } else { b })
+    };
+    (pick(lo, false), pick(hi, true), nan.iter().any(|&n| n))
+}
+
 /// Extreme of a block; `None` when it has no (non-NaN) element.
 pub(crate) fn extreme<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
+    if xs.is_empty() {
+        return None;
+    }
+    let (lo, hi, nan) = min_max(xs);
+    if nan { extreme_exact(xs, max, skipna) } else { Some(if max { hi } else { lo }) }
+}
+
+/// Extreme of a block that may hold NaN: the first NaN wins unless NaN is skipped.
+fn extreme_exact<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
     let mut best: Option<T> = None;
     for &x in xs {
         if x.is_nan() {

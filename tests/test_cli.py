@@ -1,0 +1,159 @@
+"""The `nocopy` command end to end on generated .npy and .npz files, corrupt ones included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nocopy as nc
+
+
+def _binary() -> str:
+    path = os.environ.get("NOCOPY_CLI") or shutil.which("nocopy")
+    if not path:
+        candidate = Path(__file__).resolve().parents[1] / "target" / "release" / "nocopy"
+        path = str(candidate) if candidate.exists() else None
+    if not path:
+        pytest.fail("the nocopy binary was not found: run `make test`, or set NOCOPY_CLI")
+    return path
+
+
+CLI = _binary()
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CLI, *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((1000, 4)) * [1, 10, 100, 1e6] + [0, 5, -3, 1e9]
+    a[::17, 1] = np.nan
+    return a
+
+
+def test_describe_json_matches_nocopy_and_numpy(tmp_path, table):
+    path = tmp_path / "t.npy"
+    np.save(path, table)
+    out = run("describe", path, "--axis", "0", "--skipna", "--json", "--ddof", "1")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["zero_copy"] is True and doc["copy_reason"] is None
+    assert doc["shape"] == [1000, 4] and doc["result_shape"] == [4]
+    expected = nc.describe(table, axis=0, ddof=1, skipna=True)
+    for key in ("count", "mean", "std", "min", "max", "var"):
+        np.testing.assert_array_equal(doc["stats"][key], getattr(expected, key))
+    np.testing.assert_allclose(doc["stats"]["std"], np.nanstd(table, axis=0, ddof=1), rtol=1e-9)
+
+
+def test_describe_overall_table_for_people(tmp_path, table):
+    path = tmp_path / "t.npy"
+    np.save(path, table)
+    out = run("describe", path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "float64 (1000, 4)" in lines[0] and "read in place" in lines[0]
+    assert lines[1].split() == ["count", "mean", "std", "min", "max", "var"]
+    assert lines[2].split()[0] == "4000" and lines[2].split()[1] == "nan"
+
+
+def test_fortran_files_are_read_in_place_big_endian_ones_copied(tmp_path, table):
+    np.save(tmp_path / "f.npy", np.asfortranarray(table))
+    np.save(tmp_path / "b.npy", table.astype(">f8"))
+    f = json.loads(run("inspect", tmp_path / "f.npy", "--json").stdout)
+    assert f["order"] == "Fortran" and f["zero_copy"] is True and f["memory_mapped"] is True
+    b = json.loads(run("inspect", tmp_path / "b.npy", "--json").stdout)
+    assert b["zero_copy"] is False and "byte order" in b["reason"]
+    human = run("inspect", tmp_path / "b.npy").stdout
+    assert "zero-copy  no: non-native byte order" in human
+    for name in ("f.npy", "b.npy"):
+        doc = json.loads(run("describe", tmp_path / name, "--axis", "1", "--json").stdout)
+        np.testing.assert_allclose(doc["stats"]["mean"][1:6], np.mean(table[1:6], axis=1), rtol=1e-12)
+        assert doc["stats"]["mean"][0] is None  # NaN row: JSON has no NaN
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "bool", "float32", "float16", "int16"])
+def test_every_dtype(tmp_path, dtype):
+    a = (np.arange(60).reshape(6, 10) % 7).astype(dtype)
+    np.save(tmp_path / "a.npy", a)
+    doc = json.loads(run("describe", tmp_path / "a.npy", "--json").stdout)
+    assert doc["dtype"] == dtype
+    assert doc["stats"]["count"] == 60
+    assert doc["stats"]["min"] == a.min().item()
+    assert doc["stats"]["max"] == a.max().item()
+    np.testing.assert_allclose(doc["stats"]["mean"], np.mean(a.astype(np.float64)), rtol=1e-6)
+
+
+def test_exact_64_bit_integers(tmp_path):
+    a = np.array([2**62 + 1, -(2**62) - 3], dtype=np.int64)
+    np.save(tmp_path / "a.npy", a)
+    doc = json.loads(run("describe", tmp_path / "a.npy", "--json").stdout)
+    assert doc["stats"]["min"] == -(2**62) - 3 and doc["stats"]["max"] == 2**62 + 1
+
+
+def test_npz_members(tmp_path, table):
+    np.savez_compressed(tmp_path / "z.npz", x=table, y=np.arange(5))
+    doc = json.loads(run("describe", f"{tmp_path / 'z.npz'}:y", "--json").stdout)
+    assert doc["stats"]["mean"] == 2.0
+    missing = run("describe", f"{tmp_path / 'z.npz'}:nope")
+    assert missing.returncode == 1
+    assert "has no array \"nope\"" in missing.stderr and "x, y" in missing.stderr
+    bare = run("describe", tmp_path / "z.npz")
+    assert bare.returncode == 1 and "NAME.npz:ARRAY" not in bare.stderr and ":ARRAY" in bare.stderr
+
+
+def test_threads_flag_gives_identical_results(tmp_path):
+    a = np.random.default_rng(2).standard_normal(3_000_000) + 1e8
+    np.save(tmp_path / "a.npy", a)
+    one = run("describe", tmp_path / "a.npy", "--json", "--threads", "1").stdout
+    three = run("describe", tmp_path / "a.npy", "--json", "--threads", "3").stdout
+    assert one == three
+
+
+def one_line_error(out: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert out.returncode == code, (out.returncode, out.stderr)
+    assert out.stdout == ""
+    assert out.stderr.startswith("nocopy: ") and out.stderr.count("\n") == 1, out.stderr
+    assert text in out.stderr
+    assert "panicked" not in out.stderr and "RUST_BACKTRACE" not in out.stderr
+
+
+def test_errors_are_one_line_with_exit_code_1(tmp_path, table):
+    good = tmp_path / "t.npy"
+    np.save(good, table)
+    raw = good.read_bytes()
+    (tmp_path / "truncated.npy").write_bytes(raw[: len(raw) - 100])
+    (tmp_path / "garbage.npy").write_bytes(b"this is not an array file at all")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "header.npy").write_bytes(raw[:40])
+    np.save(tmp_path / "complex.npy", np.ones(3, dtype=np.complex128))
+    np.save(tmp_path / "record.npy", np.zeros(3, dtype=[("a", "<f8"), ("b", "<i4")]))
+    np.save(tmp_path / "text.npy", np.array(["a", "b"]))
+    one_line_error(run("describe", tmp_path / "missing.npy"), 1, "cannot open")
+    one_line_error(run("describe", tmp_path / "truncated.npy"), 1, "truncated")
+    one_line_error(run("describe", tmp_path / "garbage.npy"), 1, "not a valid .npy file")
+    one_line_error(run("inspect", tmp_path / "empty.npy"), 1, "not a valid .npy file")
+    one_line_error(run("describe", tmp_path / "header.npy"), 1, "truncated header")
+    one_line_error(run("describe", tmp_path / "complex.npy"), 1, "unsupported dtype")
+    one_line_error(run("describe", tmp_path / "record.npy"), 1, "unsupported dtype")
+    one_line_error(run("describe", tmp_path / "text.npy"), 1, "unsupported dtype")
+    one_line_error(run("describe", good, "--axis", "2"), 1, "axis 2 is out of bounds")
+    one_line_error(run("describe", tmp_path / "nope.npz:x"), 1, "cannot open")
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
+    one_line_error(run("describe", f"{tmp_path / 'bad.npz'}:x"), 1, "not a valid .npz archive")
+
+
+def test_usage_errors_exit_with_2(tmp_path):
+    assert run().returncode == 2
+    assert run("describe").returncode == 2
+    assert run("describe", "x.npy", "--threads", "0").returncode == 2
+    assert run("frobnicate").returncode == 2
+    helped = run("describe", "--help")
+    assert helped.returncode == 0 and "--skipna" in helped.stdout
