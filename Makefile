@@ -53,7 +53,7 @@ lint: $(VENV_STAMP) build
 	cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests examples
 	$(VENV)/bin/ruff format --check python tests examples
-	$(PY) -m mypy.stubtest nocopy._native --ignore-missing-stub
+	$(PY) -m mypy.stubtest nocopy._native
 
 clean:
 	rm -rf $(VENV) dist target

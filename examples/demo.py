@@ -72,8 +72,10 @@ def main() -> int:
     print(f"nocopy demo: {ROWS:,} rows x {len(COLUMNS)} columns, float64, ~1% NaN")
     print(f"threads: {nc.get_num_threads()}")
     x = make_table(np.random.default_rng(2026))
-    print(f"table: {x.nbytes / 1e6:.0f} MB, C order; nocopy reads it in place: "
-          f"{nc.inspect(x).zero_copy}\n")
+    print(
+        f"table: {x.nbytes / 1e6:.0f} MB, C order; nocopy reads it in place: "
+        f"{nc.inspect(x).zero_copy}\n"
+    )
 
     by_column = nc.describe(x, axis=0, skipna=True)
     print(f"{'column':<12} {'count':>9} {'mean':>16} {'std':>12} {'min':>16} {'max':>16}")
@@ -83,8 +85,10 @@ def main() -> int:
             f"{by_column.std[j]:>12.6g} {by_column.min[j]:>16.6g} {by_column.max[j]:>16.6g}"
         )
     overall = nc.describe(x, skipna=True)
-    print(f"{'(all)':<12} {overall.count:>9,} {overall.mean:>16.6g} {overall.std:>12.6g} "
-          f"{overall.min:>16.6g} {overall.max:>16.6g}\n")
+    print(
+        f"{'(all)':<12} {overall.count:>9,} {overall.mean:>16.6g} {overall.std:>12.6g} "
+        f"{overall.min:>16.6g} {overall.max:>16.6g}\n"
+    )
 
     failures = 0
     print(f"{'job':<26} {'nocopy':>10} {'numpy':>10} {'copy=True':>10} {'speedup':>8}  check")
@@ -97,8 +101,10 @@ def main() -> int:
         t_np = median_time(lambda a=axis: numpy_describe(x, a), 3)
         t_copy = median_time(lambda a=axis: nc.describe(x, axis=a, skipna=True, copy=True), 3)
         verdict = f"OK (max rel. diff {worst:.1e})" if ok else f"MISMATCH ({worst:.1e})"
-        print(f"{label:<26} {t_nc * 1e3:>8.1f}ms {t_np * 1e3:>8.1f}ms {t_copy * 1e3:>8.1f}ms "
-              f"{t_np / t_nc:>7.1f}x  {verdict}")
+        print(
+            f"{label:<26} {t_nc * 1e3:>8.1f}ms {t_np * 1e3:>8.1f}ms {t_copy * 1e3:>8.1f}ms "
+            f"{t_np / t_nc:>7.1f}x  {verdict}"
+        )
     print("\n(times are medians; numpy = count_nonzero, nanmean, nanstd, nanmin, nanmax;")
     print(" copy=True is nocopy forced through its copying path)")
     return 1 if failures else 0

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from layouts import DTYPES, LAYOUTS
+
 
 @pytest.fixture(params=DTYPES, ids=lambda d: np.dtype(d).name)
 def dtype(request: pytest.FixtureRequest) -> type:

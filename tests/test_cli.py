@@ -75,7 +75,9 @@ def test_fortran_files_are_read_in_place_big_endian_ones_copied(tmp_path, table)
     assert "zero-copy  no: non-native byte order" in human
     for name in ("f.npy", "b.npy"):
         doc = json.loads(run("describe", tmp_path / name, "--axis", "1", "--json").stdout)
-        np.testing.assert_allclose(doc["stats"]["mean"][1:6], np.mean(table[1:6], axis=1), rtol=1e-12)
+        np.testing.assert_allclose(
+            doc["stats"]["mean"][1:6], np.mean(table[1:6], axis=1), rtol=1e-12
+        )
         assert doc["stats"]["mean"][0] is None  # NaN row: JSON has no NaN
 
 
@@ -104,7 +106,7 @@ def test_npz_members(tmp_path, table):
     assert doc["stats"]["mean"] == 2.0
     missing = run("describe", f"{tmp_path / 'z.npz'}:nope")
     assert missing.returncode == 1
-    assert "has no array \"nope\"" in missing.stderr and "x, y" in missing.stderr
+    assert 'has no array "nope"' in missing.stderr and "x, y" in missing.stderr
     bare = run("describe", tmp_path / "z.npz")
     assert bare.returncode == 1 and "NAME.npz:ARRAY" not in bare.stderr and ":ARRAY" in bare.stderr
 

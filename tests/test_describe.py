@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
-from layouts import values
 
 import nocopy as nc
+
+from layouts import values
 
 
 def numpy_summary(a: np.ndarray, axis, ddof: float, skipna: bool) -> dict[str, np.ndarray]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from layouts import values, zero_copy_expected
 
 import nocopy as nc
+
+from layouts import values, zero_copy_expected
 
 REASONS = {
     "bigendian": "byte order",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
 import nocopy as nc
+
 from layouts import values
 
 NUMPY: dict[str, Callable[..., Any]] = {

@@ -3,6 +3,32 @@ from typing import Any, final
 import numpy as np
 from numpy.typing import ArrayLike
 
+__all__ = [
+    "CopyRequiredError",
+    "Layout",
+    "Summary",
+    "argmax",
+    "argmin",
+    "describe",
+    "get_num_threads",
+    "inspect",
+    "max",
+    "mean",
+    "min",
+    "nanargmax",
+    "nanargmin",
+    "nanmax",
+    "nanmean",
+    "nanmin",
+    "nanstd",
+    "nansum",
+    "nanvar",
+    "set_num_threads",
+    "std",
+    "sum",
+    "var",
+]
+
 _Axis = int | tuple[int, ...] | None
 _Result = Any  # a NumPy scalar for a 0-d result, else a numpy.ndarray
 

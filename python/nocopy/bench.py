@@ -28,7 +28,9 @@ def _median(f: Callable[[], Any], repeat: int, inner: int = 1) -> float:
 
 
 def _row(name: str, ours: float, theirs: float, peer: str) -> None:
-    print(f"{name:<44} {ours * 1e3:>10.4f} ms {theirs * 1e3:>10.4f} ms  {theirs / ours:>6.2f}x {peer}")
+    print(
+        f"{name:<44} {ours * 1e3:>10.4f} ms {theirs * 1e3:>10.4f} ms  {theirs / ours:>6.2f}x {peer}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,25 +45,49 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"nocopy {nc.__version__}, numpy {np.__version__}, {nc.get_num_threads()} threads")
     print(f"{'workload':<44} {'nocopy':>13} {'peer':>13}  speedup")
-    _row("sum, 10 float64 (per call)", _median(lambda: nc.sum(tiny), repeat, 2000),
-         _median(lambda: np.sum(tiny), repeat, 2000), "np.sum")
-    _row("sum 1e7 float64", _median(lambda: nc.sum(x), repeat), _median(lambda: np.sum(x), repeat),
-         "np.sum")
-    _row("std 1e7 float64", _median(lambda: nc.std(x), repeat), _median(lambda: np.std(x), repeat),
-         "np.std")
+    _row(
+        "sum, 10 float64 (per call)",
+        _median(lambda: nc.sum(tiny), repeat, 2000),
+        _median(lambda: np.sum(tiny), repeat, 2000),
+        "np.sum",
+    )
+    _row(
+        "sum 1e7 float64",
+        _median(lambda: nc.sum(x), repeat),
+        _median(lambda: np.sum(x), repeat),
+        "np.sum",
+    )
+    _row(
+        "std 1e7 float64",
+        _median(lambda: nc.std(x), repeat),
+        _median(lambda: np.std(x), repeat),
+        "np.std",
+    )
 
     def four(a: np.ndarray, axis: int | None = None) -> None:
         np.mean(a, axis=axis), np.std(a, axis=axis), np.min(a, axis=axis), np.max(a, axis=axis)
 
-    _row("describe 1e7 float64", _median(lambda: nc.describe(x), repeat),
-         _median(lambda: four(x), repeat), "numpy mean,std,min,max")
-    _row("describe(axis=0) (1e6, 32) C order", _median(lambda: nc.describe(table, axis=0), repeat),
-         _median(lambda: four(table, 0), repeat), "numpy mean,std,min,max")
+    _row(
+        "describe 1e7 float64",
+        _median(lambda: nc.describe(x), repeat),
+        _median(lambda: four(x), repeat),
+        "numpy mean,std,min,max",
+    )
+    _row(
+        "describe(axis=0) (1e6, 32) C order",
+        _median(lambda: nc.describe(table, axis=0), repeat),
+        _median(lambda: four(table, 0), repeat),
+        "numpy mean,std,min,max",
+    )
     print("\nzero-copy view against copy=True (sum):")
     for n in (10**3, 10**5, 10**7):
         a = x[:n]
-        _row(f"  n = {n:.0e}", _median(lambda a=a: nc.sum(a), repeat),
-             _median(lambda a=a: nc.sum(a, copy=True), repeat), "copy=True")
+        _row(
+            f"  n = {n:.0e}",
+            _median(lambda a=a: nc.sum(a), repeat),
+            _median(lambda a=a: nc.sum(a, copy=True), repeat),
+            "copy=True",
+        )
 
 
 if __name__ == "__main__":

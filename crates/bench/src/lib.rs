@@ -33,6 +33,9 @@ pub fn f64_layout(n: usize) -> RawLayout {
 }
 
 /// An owned, 8-byte-aligned float64 array of `n` values (the memory a view borrows).
+///
+/// # Panics
+/// Never: the values are made to fit the shape.
 #[must_use]
 pub fn f64_array(n: usize) -> ArrayD<f64> {
     let bytes = f64_bytes(n);
@@ -55,6 +58,9 @@ pub fn from_npy(bytes: &[u8]) -> nocopy_core::Result<Source<'_>> {
 }
 
 /// The bytes of an array's memory, for the gate's byte-slice road (no copy).
+///
+/// # Panics
+/// If `array` is not contiguous (those [`f64_array`] makes always are).
 #[must_use]
 pub fn as_bytes(array: &ArrayD<f64>) -> &[u8] {
     bytemuck::cast_slice(array.as_slice().expect("an owned array is contiguous"))

@@ -49,10 +49,10 @@ impl NpyArray {
 
 /// Opens `FILE.npy` (memory-mapped) or `NAME.npz:ARRAY`.
 pub(crate) fn open(spec: &str) -> Result<NpyArray> {
-    if let Some((archive, member)) = spec.rsplit_once(':').filter(|(a, _)| a.ends_with(".npz")) {
+    if let Some((archive, member)) = spec.rsplit_once(':').filter(|(a, _)| is_npz(a)) {
         return open_npz(archive, member);
     }
-    if spec.ends_with(".npz") {
+    if is_npz(spec) {
         bail!("{spec}: name the array too, as {spec}:ARRAY");
     }
     let file = File::open(spec).with_context(|| format!("cannot open {spec}"))?;
@@ -65,6 +65,10 @@ pub(crate) fn open(spec: &str) -> Result<NpyArray> {
     // memory-mapped reader (NumPy's np.load(mmap_mode='r') too) accepts.
     let map = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot memory-map {spec}"))?;
     NpyArray::new(Storage::Mapped(map), true).with_context(|| spec.to_string())
+}
+
+fn is_npz(path: &str) -> bool {
+    std::path::Path::new(path).extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
 fn open_npz(archive: &str, member: &str) -> Result<NpyArray> {

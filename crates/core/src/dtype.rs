@@ -218,6 +218,8 @@ macro_rules! int_element {
             type Sum = $sum;
             type Float = f64;
             #[inline]
+            // One body for every integer width; 64-bit ones round, as NumPy's do.
+            #[allow(clippy::cast_lossless)]
             fn to_f64(self) -> f64 { self as f64 }
             #[inline]
             fn is_nan(self) -> bool { false }

@@ -22,6 +22,9 @@ const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.
 const TASK_ELEMENTS: usize = 1 << 16;
 
+/// The output shape of a reduction and one state per lane (`None` for an empty lane).
+pub(crate) type LaneStates<S> = (Vec<usize>, Vec<Option<S>>);
+
 /// A reduction written as "reduce one block, merge two states".
 pub(crate) trait Reducer<T>: Sync {
     /// The partial result of a block or of a run of blocks.
@@ -106,13 +109,11 @@ fn gather<T: Element>(lane: &ArrayViewD<'_, T>, start: usize, buf: &mut [T]) {
 
 /// Merges states in the fixed binary tree: halves split at `len / 2`.
 fn tree<S: Copy>(states: &[S], merge: &impl Fn(S, S) -> S) -> S {
-    match states {
-        [one] => *one,
-        _ => {
-            let mid = states.len() / 2;
-            merge(tree(&states[..mid], merge), tree(&states[mid..], merge))
-        }
+    if let [one] = states {
+        return *one;
     }
+    let mid = states.len() / 2;
+    merge(tree(&states[..mid], merge), tree(&states[mid..], merge))
 }
 
 /// State of block `b` of a lane; `buf` holds at least [`BLOCK`] elements of scratch.
@@ -166,7 +167,7 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
     reduced: &[bool],
     r: &R,
     cancel: &Cancel,
-) -> Result<(Vec<usize>, Vec<Option<R::State>>)> {
+) -> Result<LaneStates<R::State>> {
     let lanes = Lanes::new(a, reduced);
     let (n_out, len) = (lanes.n_out(), lanes.lane_len);
     let total = n_out.saturating_mul(len);

@@ -93,7 +93,7 @@ fn extent(layout: &RawLayout) -> Result<Option<(isize, isize)>> {
     for &n in &layout.shape {
         count = count
             .checked_mul(n)
-            .filter(|&c| c <= isize::MAX as usize)
+            .filter(|&c| isize::try_from(c).is_ok())
             .ok_or_else(|| Error::Layout(format!("shape {:?} overflows", layout.shape)))?;
     }
     if count == 0 {
@@ -302,7 +302,7 @@ pub fn copy_bytes(bytes: &[u8], offset: usize, layout: &RawLayout) -> Result<Any
             AnyArray::U64(read_elements(bytes, offset, layout, <u64 as Element>::from_ne_bytes))
         }
         DType::F16 => AnyArray::F32(read_elements(bytes, offset, layout, |b| {
-            half::f16::from_bits(u16::from_ne_bytes(b.try_into().expect("two bytes"))).to_f32()
+            half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32()
         })),
         DType::F32 => {
             AnyArray::F32(read_elements(bytes, offset, layout, <f32 as Element>::from_ne_bytes))
@@ -547,6 +547,7 @@ pub fn view_any_bytes<'a>(
 
 /// What [`inspect`] reports about a layout.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // NumPy's own flags, one field each
 pub struct Inspection {
     /// Whether the layout is C-contiguous (NumPy's flag).
     pub c_contiguous: bool,

@@ -44,8 +44,7 @@ pub fn parse_descr(descr: &str) -> Result<(DType, ByteOrder)> {
     let (order, kind) = match chars.next() {
         Some('<') => (ByteOrder::Little, chars.next()),
         Some('>') => (ByteOrder::Big, chars.next()),
-        Some('=') => (ByteOrder::NATIVE, chars.next()),
-        Some('|') => (ByteOrder::NATIVE, chars.next()),
+        Some('=' | '|') => (ByteOrder::NATIVE, chars.next()),
         first => (ByteOrder::NATIVE, first),
     };
     let size: Option<usize> = chars.as_str().parse().ok();
@@ -75,7 +74,7 @@ pub fn parse_header(bytes: &[u8]) -> Result<Header> {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
         2 | 3 => {
             let b = bytes.get(8..12).ok_or_else(|| bad("truncated header"))?;
-            (u32::from_le_bytes(b.try_into().expect("four bytes")) as usize, 12)
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
         }
         v => return Err(bad(format!("unknown format version {v}.{}", version.1))),
     };
@@ -153,7 +152,8 @@ pub fn check_complete(header: &Header, file_len: usize) -> Result<()> {
     }
 }
 
-/// The bytes of a version 1.0 `.npy` header for a native C-order array of this dtype and shape.
+/// The bytes of a `.npy` header for a native C-order array of this dtype and shape (version
+/// 1.0, or 2.0 when the header outgrows 1.0's 64 KiB).
 #[must_use]
 pub fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
     let shape_text = match shape {
@@ -165,13 +165,23 @@ pub fn header_bytes(dtype: DType, shape: &[usize]) -> Vec<u8> {
         dtype.descr(ByteOrder::NATIVE)
     );
     // Pad so that the data starts on a 64-byte boundary, ending in a newline.
-    let total = 10 + dict.len() + 1;
+    // Version 1.0 stores the padded length in 16 bits; padding adds at most 64 bytes.
+    let prefix = if dict.len() + 64 <= 0xFFFF { 10 } else { 12 };
+    let total = prefix + dict.len() + 1;
     dict.push_str(&" ".repeat(total.next_multiple_of(64) - total));
     dict.push('\n');
-    let mut out = Vec::with_capacity(10 + dict.len());
+    let mut out = Vec::with_capacity(prefix + dict.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[1, 0]);
-    out.extend_from_slice(&u16::try_from(dict.len()).expect("short header").to_le_bytes());
+    match u16::try_from(dict.len()) {
+        Ok(len) if prefix == 10 => {
+            out.extend_from_slice(&[1, 0]);
+            out.extend_from_slice(&len.to_le_bytes());
+        }
+        _ => {
+            out.extend_from_slice(&[2, 0]);
+            out.extend_from_slice(&(dict.len() as u32).to_le_bytes());
+        }
+    }
     out.extend_from_slice(dict.as_bytes());
     out
 }

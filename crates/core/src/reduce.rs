@@ -155,7 +155,7 @@ pub(crate) fn run<T: Element, R: Reducer<T>>(
     keepdims: bool,
     r: &R,
     cancel: &Cancel,
-) -> Result<(Vec<usize>, Vec<Option<R::State>>)> {
+) -> Result<engine::LaneStates<R::State>> {
     let mask = axis.mask(a.ndim())?;
     let (kept, states) = engine::reduce(a, &mask, r, cancel)?;
     let shape = if keepdims {

@@ -17,10 +17,10 @@ use crate::error::CoreResult;
 
 /// `numpy.asarray(obj)` unless `obj` already is an array.
 pub(crate) fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyUntypedArray>> {
+    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     if let Ok(a) = obj.cast::<PyUntypedArray>() {
         return Ok(a.clone());
     }
-    static ASARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let py = obj.py();
     let f = ASARRAY.import(py, "numpy", "asarray")?;
     Ok(f.call1((obj,))?.cast_into::<PyUntypedArray>()?)
@@ -102,12 +102,12 @@ impl<'a> Memory<'a> {
 
 /// A result array as NumPy returns it: a NumPy scalar when 0-d, cast to float16 when asked.
 pub(crate) fn to_numpy(py: Python<'_>, values: AnyArray, half: bool) -> PyResult<Py<PyAny>> {
-    fn arr<'py, T: numpy::Element>(py: Python<'py>, a: ArrayD<T>) -> Bound<'py, PyAny> {
+    fn arr<T: numpy::Element>(py: Python<'_>, a: ArrayD<T>) -> Bound<'_, PyAny> {
         PyArray::from_owned_array(py, a).into_any()
     }
     let is_float = matches!(values, AnyArray::F32(_) | AnyArray::F64(_));
     let a = match values {
-        AnyArray::Bool(a) => arr(py, a.mapv(|b| b.get())),
+        AnyArray::Bool(a) => arr(py, a.mapv(nocopy_core::Bool::get)),
         AnyArray::I8(a) => arr(py, a),
         AnyArray::I16(a) => arr(py, a),
         AnyArray::I32(a) => arr(py, a),

@@ -8,6 +8,7 @@ use crate::error::CoreError;
 
 /// How an array is laid out in memory, and whether nocopy reads it in place.
 #[pyclass(frozen, get_all, module = "nocopy")]
+#[allow(clippy::struct_excessive_bools)] // NumPy's own flags, one field each
 pub(crate) struct Layout {
     /// The array's dtype.
     dtype: Py<PyAny>,

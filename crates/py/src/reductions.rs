@@ -193,7 +193,7 @@ macro_rules! position {
     };
 }
 
-reduction!(sum as "sum", Sum, false, r#"Sum of array elements over the given axes, as ``numpy.sum``.
+reduction!(sum as "sum", Sum, false, r"Sum of array elements over the given axes, as ``numpy.sum``.
 
 Parameters
 ----------
@@ -221,9 +221,9 @@ Examples
 np.int64(10)
 >>> nc.sum(x, axis=0)
 array([4, 6])
-"#);
+");
 
-reduction!(nansum as "nansum", Sum, true, r#"Sum treating NaN as zero, as ``numpy.nansum``.
+reduction!(nansum as "nansum", Sum, true, r"Sum treating NaN as zero, as ``numpy.nansum``.
 
 Parameters and result as :func:`nocopy.sum`.
 
@@ -232,9 +232,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nansum(np.array([1.0, np.nan, 3.0]))
 np.float64(4.0)
-"#);
+");
 
-reduction!(mean as "mean", Mean, false, r#"Arithmetic mean over the given axes, as ``numpy.mean``.
+reduction!(mean as "mean", Mean, false, r"Arithmetic mean over the given axes, as ``numpy.mean``.
 
 Parameters
 ----------
@@ -258,9 +258,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.mean(np.array([[1, 2], [3, 5]]), axis=1)
 array([1.5, 4. ])
-"#);
+");
 
-reduction!(nanmean as "nanmean", Mean, true, r#"Mean ignoring NaN, as ``numpy.nanmean``.
+reduction!(nanmean as "nanmean", Mean, true, r"Mean ignoring NaN, as ``numpy.nanmean``.
 
 An all-NaN slice gives NaN with a ``RuntimeWarning``. Parameters as :func:`nocopy.mean`.
 
@@ -269,9 +269,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanmean(np.array([1.0, np.nan, 3.0]))
 np.float64(2.0)
-"#);
+");
 
-spread!(var as "var", Var, false, r#"Variance over the given axes, as ``numpy.var``.
+spread!(var as "var", Var, false, r"Variance over the given axes, as ``numpy.var``.
 
 Parameters
 ----------
@@ -299,9 +299,9 @@ Examples
 np.float64(1.25)
 >>> nc.var(np.array([1.0, 2.0, 3.0, 4.0]), ddof=1)
 np.float64(1.6666666666666667)
-"#);
+");
 
-spread!(nanvar as "nanvar", Var, true, r#"Variance ignoring NaN, as ``numpy.nanvar``.
+spread!(nanvar as "nanvar", Var, true, r"Variance ignoring NaN, as ``numpy.nanvar``.
 
 Parameters as :func:`nocopy.var`.
 
@@ -310,9 +310,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanvar(np.array([1.0, np.nan, 3.0]))
 np.float64(1.0)
-"#);
+");
 
-spread!(stddev as "std", Std, false, r#"Standard deviation over the given axes, as ``numpy.std``.
+spread!(stddev as "std", Std, false, r"Standard deviation over the given axes, as ``numpy.std``.
 
 Parameters as :func:`nocopy.var`; the result is its square root.
 
@@ -321,9 +321,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.std(np.array([[1.0, 3.0], [2.0, 6.0]]), axis=1)
 array([1., 2.])
-"#);
+");
 
-spread!(nanstd as "nanstd", Std, true, r#"Standard deviation ignoring NaN, as ``numpy.nanstd``.
+spread!(nanstd as "nanstd", Std, true, r"Standard deviation ignoring NaN, as ``numpy.nanstd``.
 
 Parameters as :func:`nocopy.var`.
 
@@ -332,9 +332,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanstd(np.array([1.0, np.nan, 3.0]))
 np.float64(1.0)
-"#);
+");
 
-reduction!(min as "min", Min, false, r#"Minimum over the given axes, as ``numpy.min``.
+reduction!(min as "min", Min, false, r"Minimum over the given axes, as ``numpy.min``.
 
 NaN propagates. An empty slice raises ``ValueError``. The result has the input's dtype.
 Parameters as :func:`nocopy.sum`.
@@ -344,9 +344,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.min(np.array([[3, 1], [2, 5]], dtype=np.int16), axis=0)
 array([2, 1], dtype=int16)
-"#);
+");
 
-reduction!(max as "max", Max, false, r#"Maximum over the given axes, as ``numpy.max``.
+reduction!(max as "max", Max, false, r"Maximum over the given axes, as ``numpy.max``.
 
 NaN propagates. An empty slice raises ``ValueError``. Parameters as :func:`nocopy.sum`.
 
@@ -355,9 +355,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.max(np.array([1.0, np.nan, 3.0]))
 np.float64(nan)
-"#);
+");
 
-reduction!(nanmin as "nanmin", Min, true, r#"Minimum ignoring NaN, as ``numpy.nanmin``.
+reduction!(nanmin as "nanmin", Min, true, r"Minimum ignoring NaN, as ``numpy.nanmin``.
 
 An all-NaN slice gives NaN with a ``RuntimeWarning``. Parameters as :func:`nocopy.sum`.
 
@@ -366,9 +366,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanmin(np.array([4.0, np.nan, 3.0]))
 np.float64(3.0)
-"#);
+");
 
-reduction!(nanmax as "nanmax", Max, true, r#"Maximum ignoring NaN, as ``numpy.nanmax``.
+reduction!(nanmax as "nanmax", Max, true, r"Maximum ignoring NaN, as ``numpy.nanmax``.
 
 An all-NaN slice gives NaN with a ``RuntimeWarning``. Parameters as :func:`nocopy.sum`.
 
@@ -377,9 +377,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanmax(np.array([4.0, np.nan, 3.0]))
 np.float64(4.0)
-"#);
+");
 
-position!(argmin as "argmin", ArgMin, false, r#"Index of the first minimum, as ``numpy.argmin``.
+position!(argmin as "argmin", ArgMin, false, r"Index of the first minimum, as ``numpy.argmin``.
 
 Parameters
 ----------
@@ -402,9 +402,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.argmin(np.array([[3, 1], [0, 5]]), axis=1)
 array([1, 0])
-"#);
+");
 
-position!(argmax as "argmax", ArgMax, false, r#"Index of the first maximum, as ``numpy.argmax``.
+position!(argmax as "argmax", ArgMax, false, r"Index of the first maximum, as ``numpy.argmax``.
 
 Parameters as :func:`nocopy.argmin`.
 
@@ -413,9 +413,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.argmax(np.array([3, 7, 7]))
 np.int64(1)
-"#);
+");
 
-position!(nanargmin as "nanargmin", ArgMin, true, r#"Index of the first minimum ignoring NaN, as ``numpy.nanargmin``.
+position!(nanargmin as "nanargmin", ArgMin, true, r"Index of the first minimum ignoring NaN, as ``numpy.nanargmin``.
 
 An all-NaN slice raises ``ValueError``. Parameters as :func:`nocopy.argmin`.
 
@@ -424,9 +424,9 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanargmin(np.array([np.nan, 2.0, 1.0]))
 np.int64(2)
-"#);
+");
 
-position!(nanargmax as "nanargmax", ArgMax, true, r#"Index of the first maximum ignoring NaN, as ``numpy.nanargmax``.
+position!(nanargmax as "nanargmax", ArgMax, true, r"Index of the first maximum ignoring NaN, as ``numpy.nanargmax``.
 
 An all-NaN slice raises ``ValueError``. Parameters as :func:`nocopy.argmin`.
 
@@ -435,7 +435,7 @@ Examples
 >>> import numpy as np, nocopy as nc
 >>> nc.nanargmax(np.array([np.nan, 2.0, 1.0]))
 np.int64(1)
-"#);
+");
 
 /// Count, mean, variance, standard deviation, minimum and maximum of an array.
 #[pyclass(frozen, get_all, module = "nocopy")]
