@@ -529,6 +529,8 @@ pub fn view_any_bytes<'a>(
     offset: usize,
     layout: &RawLayout,
 ) -> Result<AnyView<'a>> {
+    // A corrupt layout is reported as such before any reason to copy.
+    check_bounds(bytes, offset, layout)?;
     Ok(match layout.dtype {
         DType::Bool => view_bytes::<Bool>(bytes, offset, layout)?.into(),
         DType::I8 => view_bytes::<i8>(bytes, offset, layout)?.into(),
