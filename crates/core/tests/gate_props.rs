@@ -47,10 +47,8 @@ fn sized_case(max_len: &[usize]) -> impl Strategy<Value = Case> {
             let item = dtype.itemsize();
             let shape: Vec<usize> = dims.iter().map(|d| d.0).collect();
             // Mostly whole-element strides; sometimes a byte more (a structured-array field).
-            let strides: Vec<isize> = dims
-                .iter()
-                .map(|&(_, k, odd)| k * item as isize + if odd == 0 { 1 } else { 0 })
-                .collect();
+            let strides: Vec<isize> =
+                dims.iter().map(|&(_, k, odd)| k * item as isize + isize::from(odd == 0)).collect();
             let (lo, hi) = span(&shape, &strides, item).unwrap_or((0, 0));
             // Aligned more often than not, so that most cases reach the kernels.
             let misalign = misalign.saturating_sub(4);
