@@ -10,58 +10,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from nocopy._native import (
-    CopyRequiredError,
-    Layout,
-    Summary,
-    argmax,
-    argmin,
-    describe,
-    get_num_threads,
-    inspect,
-    max,
-    mean,
-    min,
-    nanargmax,
-    nanargmin,
-    nanmax,
-    nanmean,
-    nanmin,
-    nanstd,
-    nansum,
-    nanvar,
-    set_num_threads,
-    std,
-    sum,
-    var,
-)
+from nocopy import _native
+from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
+from nocopy._native import get_num_threads, set_num_threads
 
-__all__ = [
-    "CopyRequiredError",
-    "Layout",
-    "Summary",
-    "argmax",
-    "argmin",
-    "describe",
-    "get_num_threads",
-    "inspect",
-    "max",
-    "mean",
-    "min",
-    "nanargmax",
-    "nanargmin",
-    "nanmax",
-    "nanmean",
-    "nanmin",
-    "nanstd",
-    "nansum",
-    "nanvar",
-    "set_num_threads",
-    "std",
-    "sum",
-    "threads",
-    "var",
-]
+__all__ = [*_native.__all__, "threads"]
 
 __version__ = "0.1.0"
 
