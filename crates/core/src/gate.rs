@@ -323,8 +323,8 @@ pub unsafe fn copy_ptr(data: *const u8, layout: &RawLayout) -> Result<AnyArray> 
     copy_bytes(bytes, offset, layout)
 }
 
-/// Reads every element in C order, one unaligned, byte-order-corrected read each.
-/// The bounds were checked by the caller.
+/// Reads every element in C order, one unaligned, byte-order-corrected read each; rows along
+/// the last axis are read in a tight loop. The bounds were checked by the caller.
 fn read_elements<T>(
     bytes: &[u8],
     offset: usize,
@@ -335,24 +335,38 @@ fn read_elements<T>(
     let swap = item > 1 && layout.byte_order != ByteOrder::NATIVE;
     let count: usize = layout.shape.iter().product();
     let mut out = Vec::with_capacity(count);
+    let read = |src: &[u8]| {
+        if swap {
+            let mut scratch = [0u8; 8];
+            for (d, s) in scratch[..item].iter_mut().zip(src.iter().rev()) {
+                *d = *s;
+            }
+            decode(&scratch[..item])
+        } else {
+            decode(src)
+        }
+    };
     if count > 0 {
         let ndim = layout.shape.len();
-        let mut index = vec![0usize; ndim];
+        let (inner, step) = match ndim {
+            0 => (1, 0),
+            _ => (layout.shape[ndim - 1], layout.strides[ndim - 1]),
+        };
+        let outer = ndim.saturating_sub(1);
+        let mut index = vec![0usize; outer];
         let mut pos = offset as isize;
-        let mut scratch = [0u8; 8];
-        for _ in 0..count {
+        for _ in 0..count / inner {
             let start = pos as usize;
-            let src = &bytes[start..start + item];
-            if swap {
-                for (d, s) in scratch[..item].iter_mut().zip(src.iter().rev()) {
-                    *d = *s;
-                }
-                out.push(decode(&scratch[..item]));
+            if step == item as isize {
+                out.extend(bytes[start..start + inner * item].chunks_exact(item).map(read));
             } else {
-                out.push(decode(src));
+                out.extend((0..inner as isize).map(|k| {
+                    let p = (pos + k * step) as usize;
+                    read(&bytes[p..p + item])
+                }));
             }
-            // Odometer step over the multi-index, last axis fastest.
-            for axis in (0..ndim).rev() {
+            // Odometer step over the outer axes, the last of them fastest.
+            for axis in (0..outer).rev() {
                 index[axis] += 1;
                 pos += layout.strides[axis];
                 if index[axis] < layout.shape[axis] {
