@@ -16,7 +16,7 @@ use crate::pool;
 /// Elements per block: a block of the widest type fills 16 KiB, well inside L1.
 pub(crate) const BLOCK: usize = 2048;
 /// Below this many elements in all, a reduction runs on the calling thread.
-const SERIAL_BELOW: usize = 1 << 15;
+const SERIAL_BELOW: usize = 1 << 16;
 /// Up to this many long lanes are reduced block by block, all lanes at once.
 const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.

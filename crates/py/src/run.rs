@@ -10,13 +10,17 @@ use pyo3::prelude::*;
 use crate::error::CoreError;
 
 /// Inputs below this many elements run on the calling thread with the GIL held: releasing it
-/// and handing work over costs more than the kernel.
+/// costs more than the kernel.
 const DETACH_FROM: usize = 1 << 15;
+/// From this many elements on (a few milliseconds of work), the kernel runs on a worker thread
+/// while this one watches for Ctrl-C; below it, it runs here without the GIL, since spawning
+/// the watcher would cost more than the wait for a signal saves.
+const WATCH_FROM: usize = 1 << 22;
 /// How often a waiting caller looks for a pending Ctrl-C.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Runs `work` on `elements` elements: inline for small inputs; otherwise on a worker thread with
-/// the GIL released while this thread polls for signals. A Ctrl-C sets the cancellation flag the
+/// Runs `work` on `elements` elements: inline for small inputs, without the GIL for medium ones;
+/// for large ones on a worker thread, the GIL released, while this thread polls for signals. A Ctrl-C sets the cancellation flag the
 /// kernel polls per block, waits for it to stop, and raises `KeyboardInterrupt`.
 pub(crate) fn run<T: Send>(
     py: Python<'_>,
@@ -25,6 +29,9 @@ pub(crate) fn run<T: Send>(
 ) -> PyResult<T> {
     if elements < DETACH_FROM {
         return work(&NEVER).map_err(|e| CoreError(e).into());
+    }
+    if elements < WATCH_FROM {
+        return py.detach(|| work(&NEVER)).map_err(|e| CoreError(e).into());
     }
     let cancel = Cancel::new();
     let (tx, rx) = mpsc::channel();
