@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -86,8 +87,18 @@ def test_the_gil_is_released_while_a_kernel_runs():
     assert ticks > 10
 
 
+@pytest.fixture
+def sigint_handled():
+    """Python's own SIGINT handler, even where the runner ignores SIGINT (background jobs, CI),
+    so that a simulated Ctrl-C reaches the interpreter as it does in a terminal."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_handled")
 def test_ctrl_c_interrupts_a_long_kernel_promptly():
-    a = np.broadcast_to(np.float64(1.0), (10**6, 10**6))  # 10^12 elements: hours of work
+    a = np.broadcast_to(np.float64(1.0), (10**5, 10**5))  # 10^10 elements: many seconds of work
 
     def press_ctrl_c() -> None:
         time.sleep(0.3)
@@ -97,6 +108,6 @@ def test_ctrl_c_interrupts_a_long_kernel_promptly():
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         nc.sum(a)
-    assert time.perf_counter() - start < 5.0
+    assert time.perf_counter() - start < 3.0
     # The pool is usable afterwards.
     assert nc.sum(np.ones(100_000)) == 100_000.0

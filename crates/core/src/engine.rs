@@ -1,8 +1,8 @@
 //! The reduction engine shared by every reduction kernel.
 //!
 //! The elements of each output lane are taken in C order of the reduced axes and cut into fixed
-//! blocks of [`BLOCK`] elements. Each block is reduced to a state; the states of a lane are merged
-//! in a fixed binary tree. Neither the blocks nor the tree depend on the number of threads, so the
+//! blocks of [`BLOCK`] elements. Each block is reduced to a state; the states of each run of
+//! [`CHUNK`] blocks are merged in a fixed binary tree, and the chunk states of a lane likewise. Neither the blocks nor the tree depend on the number of threads, so the
 //! result is bit-for-bit the same on 1 thread or 64; threads only decide who computes which block.
 
 use ndarray::{ArrayView1, ArrayViewD, Axis, Ix1, Slice};
@@ -15,6 +15,9 @@ use crate::pool;
 
 /// Elements per block: a block of the widest type fills 16 KiB, well inside L1.
 pub(crate) const BLOCK: usize = 2048;
+/// Blocks per chunk: block states are merged per chunk, then chunk states per lane, so the
+/// states held at once number `len / (BLOCK * CHUNK)`, not `len / BLOCK`.
+const CHUNK: usize = 64;
 /// Below this many elements in all, a reduction runs on the calling thread.
 const SERIAL_BELOW: usize = 1 << 16;
 /// Up to this many long lanes are reduced block by block, all lanes at once.
@@ -133,6 +136,25 @@ fn block_state<T: Element, R: Reducer<T>>(
     r.block(&buf[..n], start)
 }
 
+/// State of chunk `c` of a lane: its blocks merged in the fixed tree.
+fn chunk_state<T: Element, R: Reducer<T>>(
+    lane: &ArrayViewD<'_, T>,
+    len: usize,
+    c: usize,
+    r: &R,
+    cancel: &Cancel,
+    buf: &mut [T],
+) -> Result<R::State> {
+    let first = c * CHUNK;
+    let last = (first + CHUNK).min(len.div_ceil(BLOCK));
+    let mut states = Vec::with_capacity(last - first);
+    for b in first..last {
+        cancel.check()?;
+        states.push(block_state(lane, len, b, r, buf));
+    }
+    Ok(tree(&states, &|x, y| r.merge(x, y)))
+}
+
 /// One lane on the calling thread.
 fn lane_serial<T: Element, R: Reducer<T>>(
     lane: &ArrayViewD<'_, T>,
@@ -141,15 +163,13 @@ fn lane_serial<T: Element, R: Reducer<T>>(
     cancel: &Cancel,
     buf: &mut [T],
 ) -> Result<Option<R::State>> {
-    match len.div_ceil(BLOCK) {
+    match len.div_ceil(BLOCK * CHUNK) {
         0 => Ok(None),
-        1 => Ok(Some(block_state(lane, len, 0, r, buf))),
-        blocks => {
-            let mut states = Vec::with_capacity(blocks);
-            for b in 0..blocks {
-                cancel.check()?;
-                states.push(block_state(lane, len, b, r, buf));
-            }
+        1 => chunk_state(lane, len, 0, r, cancel, buf).map(Some),
+        chunks => {
+            let states = (0..chunks)
+                .map(|c| chunk_state(lane, len, c, r, cancel, buf))
+                .collect::<Result<Vec<_>>>()?;
             Ok(Some(tree(&states, &|x, y| r.merge(x, y))))
         }
     }
@@ -179,7 +199,7 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
         return Ok((lanes.out_shape, states));
     }
     let states = pool::install(|| -> Result<Vec<Option<R::State>>> {
-        if len < 8 * BLOCK || n_out > MAX_SHARED_LANES {
+        if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
             // Many or short lanes: each task takes whole lanes.
             (0..n_out)
                 .into_par_iter()
@@ -194,23 +214,20 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
             // lane, so lanes that interleave in memory (the columns of a C-order table) read
             // each cache line once between them instead of once each.
             let all: Vec<ArrayViewD<'_, T>> = (0..n_out).map(|j| lanes.lane(j)).collect();
-            let by_block = (0..len.div_ceil(BLOCK))
+            let by_chunk = (0..len.div_ceil(BLOCK * CHUNK))
                 .into_par_iter()
-                .with_min_len((TASK_ELEMENTS / BLOCK / n_out).max(1))
                 .map_init(
                     || scratch(len),
-                    |buf, b| {
-                        cancel.check()?;
-                        Ok(all
-                            .iter()
-                            .map(|lane| block_state(lane, len, b, r, buf))
-                            .collect::<Vec<_>>())
+                    |buf, c| {
+                        all.iter()
+                            .map(|lane| chunk_state(lane, len, c, r, cancel, buf))
+                            .collect::<Result<Vec<_>>>()
                     },
                 )
                 .collect::<Result<Vec<_>>>()?;
             Ok((0..n_out)
                 .map(|j| {
-                    let states: Vec<R::State> = by_block.iter().map(|row| row[j]).collect();
+                    let states: Vec<R::State> = by_chunk.iter().map(|row| row[j]).collect();
                     Some(tree(&states, &|x, y| r.merge(x, y)))
                 })
                 .collect())
@@ -243,7 +260,7 @@ mod tests {
 
     #[test]
     fn thread_count_does_not_change_the_result() {
-        let n = 3 * BLOCK * 40 + 17;
+        let n = 3 * BLOCK * CHUNK + 17;
         let a = ArrayD::from_shape_fn(IxDyn(&[2, n]), |i| ((i[0] * 7 + i[1] * 13) % 101) as f64);
         let t = a.t();
         for (view, mask) in [
