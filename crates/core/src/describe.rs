@@ -6,7 +6,8 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::Reducer;
 use crate::error::{Error, Result};
-use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, min_max, run, shaped};
+use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, run, shaped};
+use crate::simd;
 
 /// The mergeable state behind [`describe`]: [`Moments`] plus the extremes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,7 +28,7 @@ impl<T: Element> Partial<T> {
         if xs.is_empty() {
             return Partial { moments, min: None, max: None };
         }
-        let (lo, hi, nan) = min_max(xs);
+        let (lo, hi, nan) = simd::min_max(xs);
         if nan {
             Partial { moments, min: extreme(xs, false, skipna), max: extreme(xs, true, skipna) }
         } else {

@@ -132,7 +132,7 @@ pub fn assess(layout: &RawLayout, data_addr: usize) -> Result<Option<CopyReason>
     if item > 1 && layout.byte_order != ByteOrder::NATIVE {
         return Ok(Some(CopyReason::ByteOrder(layout.byte_order)));
     }
-    if data_addr % item != 0 {
+    if !data_addr.is_multiple_of(item) {
         return Ok(Some(CopyReason::Misaligned { offset: data_addr % item, align: item }));
     }
     for (axis, (&n, &stride)) in layout.shape.iter().zip(&layout.strides).enumerate() {
@@ -584,7 +584,7 @@ pub fn inspect(layout: &RawLayout, data_addr: usize) -> Result<Inspection> {
     Ok(Inspection {
         c_contiguous: is_contiguous(layout, false),
         f_contiguous: is_contiguous(layout, true),
-        aligned: data_addr % item == 0
+        aligned: data_addr.is_multiple_of(item)
             && layout
                 .shape
                 .iter()

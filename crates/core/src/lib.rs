@@ -24,6 +24,7 @@ pub mod gate;
 pub mod npy;
 pub mod pool;
 pub mod reduce;
+pub mod simd;
 
 pub use cancel::{Cancel, NEVER};
 pub use describe::{Partial, Summary, describe};

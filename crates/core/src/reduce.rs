@@ -9,6 +9,7 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::{self, Reducer};
 use crate::error::{Error, Result};
+use crate::simd;
 
 /// The axes a reduction runs over.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -171,30 +172,6 @@ pub(crate) fn shaped<O>(shape: &[usize], values: Vec<O>) -> ArrayD<O> {
     ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per lane")
 }
 
-/// Pairwise sum of `f(x)` over `xs`, as NumPy's: eight accumulators on leaves of at most 128.
-#[inline]
-pub(crate) fn pairwise<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
-    if xs.len() <= 128 {
-        let mut acc = [0.0f64; 8];
-        let chunks = xs.chunks_exact(8);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for (a, &x) in acc.iter_mut().zip(c) {
-                *a += f(x);
-            }
-        }
-        let mut s =
-            ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for &x in tail {
-            s += f(x);
-        }
-        s
-    } else {
-        let half = (xs.len() / 2) & !7;
-        pairwise(&xs[..half], f) + pairwise(&xs[half..], f)
-    }
-}
-
 /// Sum of a block: `(count, float sum, integer sum)`; which sum is used depends on the dtype.
 struct SumR {
     skipna: bool,
@@ -206,21 +183,13 @@ impl<T: Element> Reducer<T> for SumR {
     type State = (u64, f64, T::Sum);
 
     fn block(&self, xs: &[T], _: usize) -> Self::State {
-        if !self.float {
-            if let Some(s) = T::int_sum(xs) {
-                return (xs.len() as u64, 0.0, s);
-            }
+        if !self.float
+            && let Some(s) = T::int_sum(xs)
+        {
+            return (xs.len() as u64, 0.0, s);
         }
-        if self.skipna {
-            let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
-            (
-                count,
-                pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { x.to_f64() }),
-                T::Sum::default(),
-            )
-        } else {
-            (xs.len() as u64, pairwise(xs, &|x: T| x.to_f64()), T::Sum::default())
-        }
+        let (count, sum) = simd::sum_block(xs, self.skipna);
+        (count, sum, T::Sum::default())
     }
 
     fn merge(&self, a: Self::State, b: Self::State) -> Self::State {
@@ -306,20 +275,9 @@ impl Moments {
     /// The moments of a slice, in two passes over it (the slice should fit in cache).
     #[must_use]
     pub fn of<T: Element>(xs: &[T], skipna: bool) -> Moments {
-        if skipna {
-            let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
-            let sum = pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { x.to_f64() });
-            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-            let m2 =
-                pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { (x.to_f64() - mean).powi(2) });
-            Moments { count, sum, m2 }
-        } else {
-            let count = xs.len() as u64;
-            let sum = pairwise(xs, &|x: T| x.to_f64());
-            let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-            let m2 = pairwise(xs, &|x: T| (x.to_f64() - mean).powi(2));
-            Moments { count, sum, m2 }
-        }
+        let (count, sum) = simd::sum_block(xs, skipna);
+        let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+        Moments { count, sum, m2: simd::m2_block(xs, mean, skipna) }
     }
 
     /// The moments of `self`'s values followed by `other`'s.
@@ -410,40 +368,12 @@ pub(crate) fn better<T: Element>(max: bool, best: T, x: T) -> bool {
     if max { best.less(x) } else { x.less(best) }
 }
 
-/// Minimum and maximum of a non-empty block, and whether it holds a NaN (whose handling is then
-/// left to [`extreme_exact`]); four independent accumulators so the loop can vectorize.
-#[inline]
-pub(crate) fn min_max<T: Element>(xs: &[T]) -> (T, T, bool) {
-    let mut lo = [xs[0]; 4];
-    let mut hi = [xs[0]; 4];
-    let mut nan = [false; 4];
-    let chunks = xs.chunks_exact(4);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for k in 0..4 {
-            let x = c[k];
-            lo[k] = if x.less(lo[k]) { x } else { lo[k] };
-            hi[k] = if hi[k].less(x) { x } else { hi[k] };
-            nan[k] |= x.is_nan();
-        }
-    }
-    for &x in tail {
-        lo[0] = if x.less(lo[0]) { x } else { lo[0] };
-        hi[0] = if hi[0].less(x) { x } else { hi[0] };
-        nan[0] |= x.is_nan();
-    }
-    let pick = |v: [T; 4], max: bool| {
-        v[1..].iter().fold(v[0], |b, &x| if better(max, b, x) { x } else { b })
-    };
-    (pick(lo, false), pick(hi, true), nan.iter().any(|&n| n))
-}
-
 /// Extreme of a block; `None` when it has no (non-NaN) element.
 pub(crate) fn extreme<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
     if xs.is_empty() {
         return None;
     }
-    let (lo, hi, nan) = min_max(xs);
+    let (lo, hi, nan) = simd::min_max(xs);
     if nan { extreme_exact(xs, max, skipna) } else { Some(if max { hi } else { lo }) }
 }
 
@@ -589,10 +519,10 @@ fn arg<T: Element>(
     cancel: &Cancel,
     max: bool,
 ) -> Result<Reduced<i64>> {
-    if let Axes::These(axes) = &opts.axis {
-        if axes.len() != 1 {
-            return Err(Error::Invalid("argmin/argmax take a single axis or None".into()));
-        }
+    if let Axes::These(axes) = &opts.axis
+        && axes.len() != 1
+    {
+        return Err(Error::Invalid("argmin/argmax take a single axis or None".into()));
     }
     let r = ArgR { max, skipna: opts.skipna };
     let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;

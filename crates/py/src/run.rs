@@ -49,11 +49,11 @@ pub(crate) fn run<T: Send>(
             {
                 Ok(result) => break Ok(result),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if interrupt.is_none() {
-                        if let Err(e) = py.check_signals() {
-                            cancel.cancel();
-                            interrupt = Some(e);
-                        }
+                    if interrupt.is_none()
+                        && let Err(e) = py.check_signals()
+                    {
+                        cancel.cancel();
+                        interrupt = Some(e);
                     }
                 }
                 // The worker dropped its sender without sending: it panicked.
