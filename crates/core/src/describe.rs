@@ -24,10 +24,12 @@ impl<T: Element> Partial<T> {
     /// The state of one slice of values, NaN skipped or propagated.
     #[must_use]
     pub fn of(xs: &[T], skipna: bool) -> Self {
-        let moments = Moments::of(xs, skipna);
         if xs.is_empty() {
-            return Partial { moments, min: None, max: None };
+            return Partial { moments: Moments::default(), min: None, max: None };
         }
+        // Three passes over a block in L1 (sum, extremes, squared deviations) measured faster
+        // than fusing the first two, whose loop the compiler vectorizes poorly.
+        let moments = Moments::of(xs, skipna);
         let (lo, hi, nan) = simd::min_max(xs);
         if nan {
             Partial { moments, min: extreme(xs, false, skipna), max: extreme(xs, true, skipna) }
