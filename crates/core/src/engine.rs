@@ -155,6 +155,28 @@ fn chunk_state<T: Element, R: Reducer<T>>(
     Ok(tree(&states, &|x, y| r.merge(x, y)))
 }
 
+/// States of chunk `c` of every lane, block by block across the lanes, so that lanes sharing
+/// cache lines are read while those lines are in cache. Equal to [`chunk_state`] per lane.
+fn chunk_states_across<T: Element, R: Reducer<T>>(
+    lanes: &[ArrayViewD<'_, T>],
+    len: usize,
+    c: usize,
+    r: &R,
+    cancel: &Cancel,
+    buf: &mut [T],
+) -> Result<Vec<R::State>> {
+    let first = c * CHUNK;
+    let last = (first + CHUNK).min(len.div_ceil(BLOCK));
+    let mut per_lane: Vec<Vec<R::State>> = vec![Vec::with_capacity(last - first); lanes.len()];
+    for b in first..last {
+        cancel.check()?;
+        for (states, lane) in per_lane.iter_mut().zip(lanes) {
+            states.push(block_state(lane, len, b, r, buf));
+        }
+    }
+    Ok(per_lane.iter().map(|states| tree(states, &|x, y| r.merge(x, y))).collect())
+}
+
 /// One lane on the calling thread.
 fn lane_serial<T: Element, R: Reducer<T>>(
     lane: &ArrayViewD<'_, T>,
@@ -210,19 +232,15 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
                 )
                 .collect()
         } else {
-            // Long lanes: blocks are shared out, and each task reduces block `b` of every
-            // lane, so lanes that interleave in memory (the columns of a C-order table) read
-            // each cache line once between them instead of once each.
+            // Long lanes: chunks are shared out, and each task reduces its chunk of every lane
+            // block by block, so lanes that interleave in memory (the columns of a C-order
+            // table) read each cache line once between them instead of once each.
             let all: Vec<ArrayViewD<'_, T>> = (0..n_out).map(|j| lanes.lane(j)).collect();
             let by_chunk = (0..len.div_ceil(BLOCK * CHUNK))
                 .into_par_iter()
                 .map_init(
                     || scratch(len),
-                    |buf, c| {
-                        all.iter()
-                            .map(|lane| chunk_state(lane, len, c, r, cancel, buf))
-                            .collect::<Result<Vec<_>>>()
-                    },
+                    |buf, c| chunk_states_across(&all, len, c, r, cancel, buf),
                 )
                 .collect::<Result<Vec<_>>>()?;
             Ok((0..n_out)
