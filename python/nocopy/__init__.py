@@ -14,7 +14,7 @@ from nocopy import _native
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
 
-__all__ = [*_native.__all__, "threads"]
+__all__ = [*(name for name in _native.__all__ if not name.startswith("_")), "threads"]
 
 __version__ = "0.1.0"
 

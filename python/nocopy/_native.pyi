@@ -7,6 +7,7 @@ __all__ = [
     "CopyRequiredError",
     "Layout",
     "Summary",
+    "_read_probe",
     "argmax",
     "argmin",
     "describe",
@@ -76,6 +77,7 @@ class Summary:
 
 def inspect(a: ArrayLike) -> Layout: ...
 def get_num_threads() -> int: ...
+def _read_probe(a: ArrayLike) -> int: ...
 def set_num_threads(n: int) -> None: ...
 def describe(
     a: ArrayLike,

@@ -1,94 +1,298 @@
-"""Measure nocopy against NumPy on this machine: ``python -m nocopy.bench``.
+"""Measure nocopy against NumPy and the installed peers on this machine.
 
-Runs each workload alternately with its NumPy counterpart in one process and prints median
-times and the speedup. ``--quick`` uses fewer repetitions. Later versions add more workloads.
+Run ``python -m nocopy.bench`` (``--quick`` for fewer, smaller runs; ``--json FILE`` to save the
+results; ``--plot FILE.png`` for a speedup-versus-size chart, with matplotlib). Each workload runs
+alternately with its peer in one process; the table shows median times, the speedup, and for
+streaming kernels the achieved read bandwidth as a share of the machine's, measured first by a
+probe that reads memory and does almost no arithmetic.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 import nocopy as nc
+from nocopy import _native
+
+GB = 1e9
 
 
-def _median(f: Callable[[], Any], repeat: int, inner: int = 1) -> float:
-    samples = []
+@dataclass
+class Row:
+    """One measured workload."""
+
+    workload: str
+    nocopy_s: float
+    peer: str
+    peer_s: float
+    bytes_read: int = 0
+    goal: str = ""
+
+    @property
+    def speedup(self) -> float:
+        return self.peer_s / self.nocopy_s
+
+
+def alternate(ours: Callable[[], Any], theirs: Callable[[], Any], repeat: int, inner: int = 1):
+    """Median seconds per call of each, measured turn about so both see the same machine."""
+    ours(), theirs()  # warm up caches, pages and thread pools
+    a, b = [], []
+    for _ in range(repeat):
+        for f, out in ((ours, a), (theirs, b)):
+            start = time.perf_counter()
+            for _ in range(inner):
+                f()
+            out.append((time.perf_counter() - start) / inner)
+    return statistics.median(a), statistics.median(b)
+
+
+def probe(nbytes: int, repeat: int) -> float:
+    """The machine's read bandwidth in bytes per second, on nocopy's threads."""
+    words = np.ones(nbytes // 8, dtype=np.uint64)
+    _native._read_probe(words)
+    times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        for _ in range(inner):
-            f()
-        samples.append((time.perf_counter() - start) / inner)
-    return statistics.median(samples)
+        _native._read_probe(words)
+        times.append(time.perf_counter() - start)
+    return words.nbytes / statistics.median(times)
 
 
-def _row(name: str, ours: float, theirs: float, peer: str) -> None:
-    print(
-        f"{name:<44} {ours * 1e3:>10.4f} ms {theirs * 1e3:>10.4f} ms  {theirs / ours:>6.2f}x {peer}"
-    )
+def numpy_four(a: np.ndarray, axis: int | None = None) -> None:
+    np.mean(a, axis=axis), np.std(a, axis=axis), np.min(a, axis=axis), np.max(a, axis=axis)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    args = parser.parse_args(argv)
-    repeat = 5 if args.quick else 15
+def peak_memory_of_describe(nbytes: int) -> tuple[int, int]:
+    """(input bytes, extra peak bytes) of describe on a fresh array, in a child process."""
+    code = f"""
+import resource, numpy as np, nocopy as nc
+x = np.ones({nbytes // 8}, dtype=np.float64); x[::7] = 2.0
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+nc.describe(x)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return nbytes, int(out.stdout.strip())
+
+
+def workloads(quick: bool) -> list[Row]:
+    repeat = 5 if quick else 15
     rng = np.random.default_rng(0)
-    x = rng.standard_normal(10_000_000) * 3 + 100
+    n = 10_000_000
+    x64 = rng.standard_normal(n) * 3 + 100
+    x32 = x64.astype(np.float32)
+    xnan = x64.copy()
+    xnan[rng.random(n) < 0.1] = np.nan
     table = rng.standard_normal((1_000_000, 32))
+    table_f = np.asfortranarray(table)
     tiny = np.arange(10.0)
+    rows: list[Row] = []
 
-    print(f"nocopy {nc.__version__}, numpy {np.__version__}, {nc.get_num_threads()} threads")
-    print(f"{'workload':<44} {'nocopy':>13} {'peer':>13}  speedup")
-    _row(
-        "sum, 10 float64 (per call)",
-        _median(lambda: nc.sum(tiny), repeat, 2000),
-        _median(lambda: np.sum(tiny), repeat, 2000),
-        "np.sum",
-    )
-    _row(
-        "sum 1e7 float64",
-        _median(lambda: nc.sum(x), repeat),
-        _median(lambda: np.sum(x), repeat),
-        "np.sum",
-    )
-    _row(
-        "std 1e7 float64",
-        _median(lambda: nc.std(x), repeat),
-        _median(lambda: np.std(x), repeat),
-        "np.std",
-    )
+    def add(name, ours, theirs, peer, nbytes=0, goal="", inner=1):
+        t_ours, t_theirs = alternate(ours, theirs, repeat, inner)
+        rows.append(Row(name, t_ours, peer, t_theirs, nbytes, goal))
 
-    def four(a: np.ndarray, axis: int | None = None) -> None:
-        np.mean(a, axis=axis), np.std(a, axis=axis), np.min(a, axis=axis), np.max(a, axis=axis)
-
-    _row(
+    add("sum 1e7 float64", lambda: nc.sum(x64), lambda: np.sum(x64), "np.sum", x64.nbytes, ">=1.8x")
+    add("sum 1e7 float32", lambda: nc.sum(x32), lambda: np.sum(x32), "np.sum", x32.nbytes, ">=1.8x")
+    add(
+        "mean 1e7 float64",
+        lambda: nc.mean(x64),
+        lambda: np.mean(x64),
+        "np.mean",
+        x64.nbytes,
+        ">=1.8x",
+    )
+    add(
+        "mean 1e7 float32",
+        lambda: nc.mean(x32),
+        lambda: np.mean(x32),
+        "np.mean",
+        x32.nbytes,
+        ">=1.8x",
+    )
+    add("var 1e7 float64", lambda: nc.var(x64), lambda: np.var(x64), "np.var", x64.nbytes, ">=5x")
+    add("std 1e7 float64", lambda: nc.std(x64), lambda: np.std(x64), "np.std", x64.nbytes, ">=5x")
+    add(
         "describe 1e7 float64",
-        _median(lambda: nc.describe(x), repeat),
-        _median(lambda: four(x), repeat),
-        "numpy mean,std,min,max",
+        lambda: nc.describe(x64),
+        lambda: numpy_four(x64),
+        "np mean,std,min,max",
+        x64.nbytes,
+        ">=10x",
     )
-    _row(
-        "describe(axis=0) (1e6, 32) C order",
-        _median(lambda: nc.describe(table, axis=0), repeat),
-        _median(lambda: four(table, 0), repeat),
-        "numpy mean,std,min,max",
+    add(
+        "describe(axis=0) (1e6, 32) C",
+        lambda: nc.describe(table, axis=0),
+        lambda: numpy_four(table, 0),
+        "np mean,std,min,max",
+        table.nbytes,
+        ">=20x",
     )
-    print("\nzero-copy view against copy=True (sum):")
-    for n in (10**3, 10**5, 10**7):
-        a = x[:n]
-        _row(
-            f"  n = {n:.0e}",
-            _median(lambda a=a: nc.sum(a), repeat),
-            _median(lambda a=a: nc.sum(a, copy=True), repeat),
-            "copy=True",
+    add(
+        "var(axis=1) (1e6, 32)",
+        lambda: nc.var(table, axis=1),
+        lambda: np.var(table, axis=1),
+        "np.var",
+        table.nbytes,
+        ">=5x",
+    )
+    add(
+        "mean(axis=0) (1e6, 32) Fortran",
+        lambda: nc.mean(table_f, axis=0),
+        lambda: np.mean(table_f, axis=0),
+        "np.mean",
+        table.nbytes,
+        ">=1.5x",
+    )
+    add("min 1e7 float64", lambda: nc.min(x64), lambda: np.min(x64), "np.min", x64.nbytes, ">=1.3x")
+    add("max 1e7 float64", lambda: nc.max(x64), lambda: np.max(x64), "np.max", x64.nbytes, ">=1.3x")
+    try:
+        import bottleneck as bn
+
+        add(
+            "nanmean 1e7, 10% NaN",
+            lambda: nc.nanmean(xnan),
+            lambda: bn.nanmean(xnan),
+            "bottleneck",
+            xnan.nbytes,
+            ">=1.5x",
         )
+        add(
+            "nanstd 1e7, 10% NaN",
+            lambda: nc.nanstd(xnan),
+            lambda: bn.nanstd(xnan),
+            "bottleneck",
+            xnan.nbytes,
+            ">=1.5x",
+        )
+    except ImportError:
+        print("(bottleneck is not installed: its rows are skipped; pip install bottleneck)")
+    add(
+        "sum of 10 float64, per call",
+        lambda: nc.sum(tiny),
+        lambda: np.sum(tiny),
+        "np.sum",
+        goal=">=1.5x",
+        inner=2000,
+    )
+    top = 7 if quick else 8
+    for e in range(3, top + 1):
+        a = x64[: 10**e] if 10**e <= n else np.ones(10**e)
+        add(
+            f"zero-copy view vs copy=True, 1e{e}",
+            lambda a=a: nc.sum(a),
+            lambda a=a: nc.sum(a, copy=True),
+            "nocopy copy=True",
+            a.nbytes,
+        )
+    return rows
+
+
+def sizes_series(quick: bool) -> dict[str, list[tuple[int, float]]]:
+    """Speedups of sum and describe against NumPy at growing sizes, for the chart."""
+    repeat = 5 if quick else 9
+    series: dict[str, list[tuple[int, float]]] = {"sum": [], "describe": []}
+    for e in range(2, 8):
+        a = np.random.default_rng(e).standard_normal(10**e)
+        inner = max(1, 10**5 // 10**e)
+        t, u = alternate(lambda a=a: nc.sum(a), lambda a=a: np.sum(a), repeat, inner)
+        series["sum"].append((10**e, u / t))
+        t, u = alternate(lambda a=a: nc.describe(a), lambda a=a: numpy_four(a), repeat, inner)
+        series["describe"].append((10**e, u / t))
+    return series
+
+
+def plot(path: str, series: dict[str, list[tuple[int, float]]]) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"--plot needs matplotlib (pip install matplotlib); {path} was not written")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, points in series.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=f"nc.{name}")
+    ax.axhline(1.0, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("elements (float64)")
+    ax.set_ylabel("speedup over NumPy")
+    ax.set_title(f"nocopy {nc.__version__} on {nc.get_num_threads()} threads")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"chart written to {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nocopy.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer and smaller runs")
+    parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw speedup against size")
+    args = parser.parse_args(argv)
+
+    machine = {
+        "nocopy": nc.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "threads": nc.get_num_threads(),
+        "simd": os.environ.get("NOCOPY_SIMD", "auto"),
+    }
+    print(", ".join(f"{k} {v}" for k, v in machine.items()))
+    bandwidth = probe(200_000_000 if args.quick else 800_000_000, 5)
+    print(f"read bandwidth probe: {bandwidth / GB:.1f} GB/s on {nc.get_num_threads()} threads\n")
+
+    rows = workloads(args.quick)
+    print(
+        f"{'workload':<36} {'nocopy':>11} {'peer':>11} {'speedup':>8} {'goal':>7}  "
+        f"{'GB/s':>6} {'probe':>6}  peer"
+    )
+    for r in rows:
+        gbs = r.bytes_read / r.nocopy_s / GB if r.bytes_read else 0.0
+        share = f"{r.bytes_read / r.nocopy_s / bandwidth:>5.0%}" if r.bytes_read else "     "
+        print(
+            f"{r.workload:<36} {r.nocopy_s * 1e3:>9.4f}ms {r.peer_s * 1e3:>9.4f}ms "
+            f"{r.speedup:>7.2f}x {r.goal:>7}  {gbs:>6.1f} {share:>6}  {r.peer}"
+        )
+
+    nbytes = 100_000_000 if args.quick else 800_000_000
+    size, extra = peak_memory_of_describe(nbytes)
+    print(
+        f"\npeak memory of describe on a {size / 1e6:.0f} MB array: "
+        f"{extra / 1e6:.2f} MB above the input ({extra / size:.2%}; goal < 1%)"
+    )
+
+    series = sizes_series(args.quick) if (args.plot or args.json) else {}
+    if args.plot:
+        plot(args.plot, series)
+    if args.json:
+        doc = {
+            "machine": machine,
+            "read_bandwidth_bytes_per_s": bandwidth,
+            "rows": [asdict(r) | {"speedup": r.speedup} for r in rows],
+            "describe_peak_extra_bytes": {"input": size, "extra": extra},
+            "speedup_by_size": series,
+        }
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2)
+        print(f"results written to {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -66,9 +66,37 @@ pub fn install<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if rayon::current_thread_index().is_some() { f() } else { pool().install(f) }
 }
 
+/// Reads every word once on all the pool's threads and folds them (wrapping add): a probe of
+/// the machine's read bandwidth that does almost no arithmetic.
+#[must_use]
+pub fn read_probe(words: &[u64]) -> u64 {
+    use rayon::prelude::*;
+    install(|| {
+        words
+            .par_chunks(1 << 16)
+            .map(|c| {
+                let mut acc = [0u64; 8];
+                for w in c.chunks_exact(8) {
+                    for k in 0..8 {
+                        acc[k] = acc[k].wrapping_add(w[k]);
+                    }
+                }
+                acc.iter().fold(0u64, |a, &b| a.wrapping_add(b))
+            })
+            .reduce(|| 0, u64::wrapping_add)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_reads_whole_words() {
+        let words: Vec<u64> = (0..(1 << 17)).collect();
+        let n = words.len() as u64;
+        assert_eq!(read_probe(&words), n * (n - 1) / 2);
+    }
 
     #[test]
     fn zero_threads_is_refused() {

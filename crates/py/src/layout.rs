@@ -107,6 +107,36 @@ pub(crate) fn inspect(a: &Bound<'_, PyAny>) -> PyResult<Layout> {
     })
 }
 
+/// Reads a C-contiguous ``uint64`` array once on every thread and returns a checksum.
+///
+/// A probe of the machine's read bandwidth for ``python -m nocopy.bench``: almost no arithmetic,
+/// so its time is the time to read the memory.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, nocopy._native as native
+/// >>> native._read_probe(np.arange(10, dtype=np.uint64))
+/// 45
+#[pyfunction(name = "_read_probe")]
+pub(crate) fn read_probe(py: Python<'_>, a: &Bound<'_, PyAny>) -> PyResult<u64> {
+    let array = asarray(a)?;
+    let memory = Memory::of(&array)?;
+    crate::run::run(py, memory.len(), |_| {
+        let source = memory.open(nocopy_core::CopyPolicy::Never)?;
+        match source.view() {
+            nocopy_core::AnyView::U64(v) => {
+                v.as_slice().map(nocopy_core::pool::read_probe).ok_or_else(|| {
+                    nocopy_core::Error::Invalid("read_probe needs a C-contiguous array".into())
+                })
+            }
+            other => Err(nocopy_core::Error::Invalid(format!(
+                "read_probe needs uint64, not {}",
+                other.dtype()
+            ))),
+        }
+    })
+}
+
 /// The number of threads nocopy's kernels use.
 ///
 /// Set by ``NOCOPY_NUM_THREADS`` at start-up, :func:`nocopy.set_num_threads`, or

@@ -18,7 +18,7 @@ mod _native {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::layout::{Layout, get_num_threads, inspect, set_num_threads};
+    use crate::layout::{Layout, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]
     use crate::reductions::{
         Summary, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin, nanmax, nanmean,
