@@ -187,8 +187,14 @@ fn lane_serial<T: Element, R: Reducer<T>>(
     cancel: &Cancel,
     buf: &mut [T],
 ) -> Result<Option<R::State>> {
+    if len == 0 {
+        return Ok(None);
+    }
+    if len <= BLOCK {
+        // One block: its state is the lane's (the common case of many short lanes).
+        return Ok(Some(block_state(lane, len, 0, r, buf)));
+    }
     match len.div_ceil(BLOCK * CHUNK) {
-        0 => Ok(None),
         1 => chunk_state(lane, len, 0, r, cancel, buf).map(Some),
         chunks => {
             let states = (0..chunks)
