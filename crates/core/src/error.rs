@@ -1,6 +1,5 @@
 //! The one error type of nocopy-core.
 
-use crate::dtype::DType;
 use crate::gate::CopyReason;
 
 /// Everything that can go wrong in nocopy-core.
@@ -51,12 +50,6 @@ impl Error {
     #[must_use]
     pub fn unsupported(dtype: impl Into<String>) -> Self {
         Error::UnsupportedDtype(dtype.into())
-    }
-
-    /// The error for a dtype nocopy knows but a kernel cannot take.
-    #[must_use]
-    pub fn dtype_not_for(dtype: DType, what: &str) -> Self {
-        Error::UnsupportedDtype(format!("{dtype} (not supported by {what})"))
     }
 }
 
