@@ -219,20 +219,21 @@ fn sum_body<T: Element>(xs: &[T], skipna: bool) -> (u64, f64) {
 struct Extremes<T> {
     lo: [T; LANES],
     hi: [T; LANES],
-    nan: [bool; LANES],
+    /// One word per lane (not a bool: words match the lanes' width and vectorize cleanly).
+    nan: [u64; LANES],
 }
 
 impl<T: Element> Extremes<T> {
     #[inline(always)]
     fn new(first: T) -> Self {
-        Extremes { lo: [first; LANES], hi: [first; LANES], nan: [false; LANES] }
+        Extremes { lo: [first; LANES], hi: [first; LANES], nan: [0; LANES] }
     }
 
     #[inline(always)]
     fn see(&mut self, k: usize, x: T) {
         self.lo[k] = if x.less(self.lo[k]) { x } else { self.lo[k] };
         self.hi[k] = if self.hi[k].less(x) { x } else { self.hi[k] };
-        self.nan[k] |= x.is_nan();
+        self.nan[k] |= u64::from(x.is_nan());
     }
 
     /// Minimum, maximum, and whether a NaN was seen.
@@ -240,7 +241,7 @@ impl<T: Element> Extremes<T> {
     fn finish(&self) -> (T, T, bool) {
         let lo = self.lo[1..].iter().fold(self.lo[0], |b, &x| if x.less(b) { x } else { b });
         let hi = self.hi[1..].iter().fold(self.hi[0], |b, &x| if b.less(x) { x } else { b });
-        (lo, hi, self.nan.iter().any(|&n| n))
+        (lo, hi, self.nan.iter().any(|&n| n != 0))
     }
 }
 
