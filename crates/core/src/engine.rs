@@ -240,15 +240,25 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>>(
                 )
                 .collect()
         } else {
-            // Long lanes: chunks are shared out, and each task reduces its chunk of every lane
-            // block by block, so lanes that interleave in memory (the columns of a C-order
-            // table) read each cache line once between them instead of once each.
+            // Long lanes: chunks are shared out. Contiguous lanes (the columns of a Fortran
+            // table) are read one stream at a time; strided ones block by block across the
+            // lanes, so lanes that interleave in memory (the columns of a C table) read each
+            // cache line once between them instead of once each. Same states either way.
             let all: Vec<ArrayViewD<'_, T>> = (0..n_out).map(|j| lanes.lane(j)).collect();
+            let streams = all.iter().all(|lane| lane.as_slice().is_some());
             let by_chunk = (0..len.div_ceil(BLOCK * CHUNK))
                 .into_par_iter()
                 .map_init(
                     || scratch(len),
-                    |buf, c| chunk_states_across(&all, len, c, r, cancel, buf),
+                    |buf, c| {
+                        if streams {
+                            all.iter()
+                                .map(|lane| chunk_state(lane, len, c, r, cancel, buf))
+                                .collect::<Result<Vec<_>>>()
+                        } else {
+                            chunk_states_across(&all, len, c, r, cancel, buf)
+                        }
+                    },
                 )
                 .collect::<Result<Vec<_>>>()?;
             Ok((0..n_out)
