@@ -323,7 +323,7 @@ mod tests {
 
     #[test]
     fn strided_lanes_see_the_same_blocks_as_contiguous_ones() {
-        let n = BLOCK * 20 + 5;
+        let n = 2 * BLOCK * CHUNK + 5;
         let a = ArrayD::from_shape_fn(IxDyn(&[n, 3]), |i| (i[0] * 3 + i[1]) as f64 * 0.25);
         let col = a.slice(s![.., 1]).into_dyn();
         let owned = col.to_owned();
@@ -332,6 +332,19 @@ mod tests {
         let contiguous = reduce(&owned.view(), &[true], &Trace, &crate::cancel::NEVER).unwrap();
         assert_eq!(strided.1[0].unwrap().0.to_bits(), contiguous.1[0].unwrap().0.to_bits());
         assert_eq!(strided.1[0].unwrap().1, n);
+        // All columns at once (block by block across lanes) against each column copied.
+        let across =
+            p.install(|| reduce(&a.view(), &[true, false], &Trace, &crate::cancel::NEVER).unwrap());
+        for j in 0..3 {
+            let copy = a.slice(s![.., j]).to_owned().into_dyn();
+            let one =
+                p.install(|| reduce(&copy.view(), &[true], &Trace, &crate::cancel::NEVER).unwrap());
+            assert_eq!(
+                across.1[j].unwrap().0.to_bits(),
+                one.1[0].unwrap().0.to_bits(),
+                "column {j}"
+            );
+        }
     }
 
     #[test]
