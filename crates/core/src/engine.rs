@@ -2,8 +2,10 @@
 //!
 //! The elements of each output lane are taken in C order of the reduced axes and cut into fixed
 //! blocks of [`BLOCK`] elements. Each block is reduced to a state; the states of each run of
-//! [`CHUNK`] blocks are merged in a fixed binary tree, and the chunk states of a lane likewise. Neither the blocks nor the tree depend on the number of threads, so the
-//! result is bit-for-bit the same on 1 thread or 64; threads only decide who computes which block.
+//! [`CHUNK`] blocks are merged in a fixed binary tree, and the chunk states of a lane likewise.
+//! Neither the blocks nor the trees depend on the number of threads or on the order in which
+//! blocks are visited, so the result is bit-for-bit the same on 1 thread or 64; threads only
+//! decide who computes which block.
 
 use ndarray::{ArrayView1, ArrayViewD, Axis, Ix1, Slice};
 use rayon::prelude::*;
@@ -22,7 +24,7 @@ const CHUNK: usize = 64;
 /// threads costs 50-100 µs on the (virtualized) machines measured, the time to sum about half a
 /// million cached elements on one thread.
 const SERIAL_BELOW: usize = 1 << 19;
-/// Up to this many long lanes are reduced block by block, all lanes at once.
+/// Up to this many long lanes are shared out chunk by chunk, all lanes at once.
 const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.
 const TASK_ELEMENTS: usize = 1 << 16;
