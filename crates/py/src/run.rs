@@ -19,9 +19,10 @@ const WATCH_FROM: usize = 1 << 22;
 /// How often a waiting caller looks for a pending Ctrl-C.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Runs `work` on `elements` elements: inline for small inputs, without the GIL for medium ones;
-/// for large ones on a worker thread, the GIL released, while this thread polls for signals. A Ctrl-C sets the cancellation flag the
-/// kernel polls per block, waits for it to stop, and raises `KeyboardInterrupt`.
+/// Runs `work` on `elements` elements: inline for small inputs, without the GIL for medium ones,
+/// and for large ones on a worker thread while this thread, the GIL released, polls for signals.
+/// A Ctrl-C sets the cancellation flag the kernel polls per block, waits for the kernel to stop,
+/// and raises `KeyboardInterrupt`.
 pub(crate) fn run<T: Send>(
     py: Python<'_>,
     elements: usize,
