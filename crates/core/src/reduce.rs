@@ -276,11 +276,6 @@ impl Moments {
     #[must_use]
     pub fn of<T: Element>(xs: &[T], skipna: bool) -> Moments {
         let (count, sum) = simd::sum_block(xs, skipna);
-        Moments::around(xs, count, sum, skipna)
-    }
-
-    /// The moments of a slice whose count and sum are known: the second pass only.
-    pub(crate) fn around<T: Element>(xs: &[T], count: u64, sum: f64, skipna: bool) -> Moments {
         let mean = if count > 0 { sum / count as f64 } else { 0.0 };
         Moments { count, sum, m2: simd::m2_block(xs, mean, skipna) }
     }
