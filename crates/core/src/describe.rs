@@ -6,7 +6,7 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::Reducer;
 use crate::error::{Error, Result};
-use crate::reduce::{Moments, Reduce, Warning, extreme, merge_extreme, run, shaped};
+use crate::reduce::{Moments, Reduce, Warning, extreme_exact, merge_extreme, run, shaped};
 use crate::simd;
 
 /// The mergeable state behind [`describe`]: [`Moments`] plus the extremes.
@@ -32,7 +32,12 @@ impl<T: Element> Partial<T> {
         let moments = Moments::of(xs, skipna);
         let (lo, hi, nan) = simd::min_max(xs);
         if nan {
-            Partial { moments, min: extreme(xs, false, skipna), max: extreme(xs, true, skipna) }
+            // NaN present: the exact scan applies the NaN rule (`min_max` has run already).
+            Partial {
+                moments,
+                min: extreme_exact(xs, false, skipna),
+                max: extreme_exact(xs, true, skipna),
+            }
         } else {
             Partial { moments, min: Some(lo), max: Some(hi) }
         }

@@ -387,16 +387,16 @@ pub fn view_or_copy_bytes<'a>(
     layout: &RawLayout,
     policy: CopyPolicy,
 ) -> Result<Source<'a>> {
-    check_bounds(bytes, offset, layout)?;
+    // The view checks bounds and layout once; only its verdict decides whether to copy.
     let reason = match policy {
-        CopyPolicy::Always => Some(CopyReason::Requested),
-        _ => assess(layout, bytes.as_ptr() as usize + offset)?,
+        CopyPolicy::Always => CopyReason::Requested,
+        _ => match view_any_bytes(bytes, offset, layout) {
+            Ok(view) => return Ok(Source::View(view)),
+            Err(Error::CopyRequired(reason)) if policy == CopyPolicy::IfNeeded => reason,
+            Err(e) => return Err(e),
+        },
     };
-    match (reason, policy) {
-        (None, _) => Ok(Source::View(view_any_bytes(bytes, offset, layout)?)),
-        (Some(reason), CopyPolicy::Never) => Err(Error::CopyRequired(reason)),
-        (Some(reason), _) => Ok(Source::Copied(copy_bytes(bytes, offset, layout)?, reason)),
-    }
+    Ok(Source::Copied(copy_bytes(bytes, offset, layout)?, reason))
 }
 
 /// [`view_or_copy_bytes`] for a live array whose bounds the caller vouches for.
@@ -543,8 +543,6 @@ pub fn view_any_bytes<'a>(
     offset: usize,
     layout: &RawLayout,
 ) -> Result<AnyView<'a>> {
-    // A corrupt layout is reported as such before any reason to copy.
-    check_bounds(bytes, offset, layout)?;
     Ok(match layout.dtype {
         DType::Bool => view_bytes::<Bool>(bytes, offset, layout)?.into(),
         DType::I8 => view_bytes::<i8>(bytes, offset, layout)?.into(),
@@ -555,7 +553,12 @@ pub fn view_any_bytes<'a>(
         DType::U16 => view_bytes::<u16>(bytes, offset, layout)?.into(),
         DType::U32 => view_bytes::<u32>(bytes, offset, layout)?.into(),
         DType::U64 => view_bytes::<u64>(bytes, offset, layout)?.into(),
-        DType::F16 => return Err(Error::CopyRequired(CopyReason::Convert(DType::F16))),
+        DType::F16 => {
+            // A corrupt layout is reported as such before any reason to copy, as `view_bytes`
+            // does for the other types.
+            check_bounds(bytes, offset, layout)?;
+            return Err(Error::CopyRequired(CopyReason::Convert(DType::F16)));
+        }
         DType::F32 => view_bytes::<f32>(bytes, offset, layout)?.into(),
         DType::F64 => view_bytes::<f64>(bytes, offset, layout)?.into(),
     })

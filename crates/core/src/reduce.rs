@@ -378,7 +378,7 @@ pub(crate) fn extreme<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T
 }
 
 /// Extreme of a block that may hold NaN: the first NaN wins unless NaN is skipped.
-fn extreme_exact<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
+pub(crate) fn extreme_exact<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T> {
     let mut best: Option<T> = None;
     for &x in xs {
         if x.is_nan() {
