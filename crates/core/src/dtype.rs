@@ -208,6 +208,27 @@ pub trait Element:
     fn nan() -> Self;
     /// Appends the element's native-endian bytes.
     fn write_ne_bytes(self, out: &mut Vec<u8>);
+    /// The value nearest to `x` (exact for values of this type widened to `f64`).
+    #[doc(hidden)]
+    fn from_f64(x: f64) -> Self;
+    /// The slice as one of the float types the hand-written SIMD loops read, if it is one.
+    #[doc(hidden)]
+    #[inline]
+    #[must_use]
+    fn floats(_: &[Self]) -> Floats<'_> {
+        Floats::Other
+    }
+}
+
+/// A slice seen as the float type the hand-written SIMD loops read ([`Element::floats`]).
+#[doc(hidden)]
+pub enum Floats<'a> {
+    /// `float32` elements.
+    F32(&'a [f32]),
+    /// `float64` elements.
+    F64(&'a [f64]),
+    /// Any other type.
+    Other,
 }
 
 macro_rules! int_element {
@@ -241,6 +262,9 @@ macro_rules! int_element {
             }
             #[inline]
             fn nan() -> Self { 0 }
+            #[inline]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            fn from_f64(x: f64) -> Self { x as $t }
             #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
         }
@@ -280,7 +304,12 @@ macro_rules! float_element {
             #[inline]
             fn nan() -> Self { <$t>::NAN }
             #[inline]
+            #[allow(clippy::cast_possible_truncation)]
+            fn from_f64(x: f64) -> Self { x as $t }
+            #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
+            #[inline]
+            fn floats(xs: &[Self]) -> Floats<'_> { Floats::$dt(xs) }
         }
     )*};
 }
@@ -327,6 +356,10 @@ impl Element for Bool {
     #[inline]
     fn nan() -> Self {
         Bool(0)
+    }
+    #[inline]
+    fn from_f64(x: f64) -> Self {
+        Bool(u8::from(x != 0.0))
     }
     #[inline]
     fn write_ne_bytes(self, out: &mut Vec<u8>) {

@@ -59,6 +59,17 @@ pub fn set_num_threads(threads: usize) -> Result<()> {
     Ok(())
 }
 
+/// The number of threads a kernel started here would use: those of the rayon pool this thread
+/// belongs to, else nocopy's.
+#[must_use]
+pub fn threads_here() -> usize {
+    if rayon::current_thread_index().is_some() {
+        rayon::current_num_threads()
+    } else {
+        num_threads()
+    }
+}
+
 /// Runs `f` inside the pool, so that rayon's parallel iterators in it use the pool's threads.
 ///
 /// Called from inside any rayon pool (a Rust user's own, say), `f` runs there instead.

@@ -125,9 +125,11 @@ pub fn set_level(level: Level) -> Result<()> {
 }
 
 /// Defines `pub(crate) fn $name<T: Element>(args) -> R` that runs `$body` compiled for the
-/// chosen [`Level`]. `$body` must be `#[inline(always)]` so that it is compiled into each copy.
+/// chosen [`Level`]. `$body` must be `#[inline(always)]` so that it is compiled into each copy;
+/// it takes the level as a const parameter (`Level as u8`), for the hand-written loops only the
+/// higher levels may take.
 macro_rules! multilevel {
-    ($(#[$doc:meta])* fn $name:ident<T>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:path;) => {
+    ($(#[$doc:meta])* fn $name:ident<T>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:ident;) => {
         $(#[$doc])*
         #[inline]
         pub(crate) fn $name<T: Element>($($arg: $ty),*) -> $ret {
@@ -135,11 +137,11 @@ macro_rules! multilevel {
             {
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2<T: Element>($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
+                    $body::<T, { Level::Avx2 as u8 }>($($arg),*)
                 }
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
                 fn avx512<T: Element>($($arg: $ty),*) -> $ret {
-                    $body($($arg),*)
+                    $body::<T, { Level::Avx512 as u8 }>($($arg),*)
                 }
                 match level() {
                     // SAFETY: `level()` only returns a level whose features this CPU has.
@@ -149,9 +151,30 @@ macro_rules! multilevel {
                     Level::Baseline => {}
                 }
             }
-            $body($($arg),*)
+            $body::<T, { Level::Baseline as u8 }>($($arg),*)
         }
     };
+}
+
+/// What a pairwise pass adds up per element: the value, or its squared deviation from a mean;
+/// NaN elements count as zero when `skipna` is set.
+#[derive(Clone, Copy)]
+struct Term {
+    /// `Some(mean)` for squared deviations.
+    mean: Option<f64>,
+    skipna: bool,
+}
+
+impl Term {
+    #[inline(always)]
+    fn of<T: Element>(self, x: T) -> f64 {
+        let v = x.to_f64();
+        let t = match self.mean {
+            Some(m) => (v - m) * (v - m),
+            None => v,
+        };
+        if self.skipna && x.is_nan() { 0.0 } else { t }
+    }
 }
 
 /// Sum of the accumulators in a fixed tree, neighbours first.
@@ -167,38 +190,62 @@ fn tree_lanes(mut a: [f64; LANES]) -> f64 {
     a[0]
 }
 
-/// Sums `f(x)` over at most one leaf: element `i` goes to accumulator `i % LANES`.
+/// Sums the terms over at most one leaf: element `i` goes to accumulator `i % LANES`.
 #[inline(always)]
-fn leaf<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
+fn leaf<T: Element>(xs: &[T], term: Term) -> f64 {
     let mut acc = [0.0f64; LANES];
     let chunks = xs.chunks_exact(LANES);
     let tail = chunks.remainder();
     for c in chunks {
         for k in 0..LANES {
-            acc[k] += f(c[k]);
+            acc[k] += term.of(c[k]);
         }
     }
     for (a, &x) in acc.iter_mut().zip(tail) {
-        *a += f(x);
+        *a += term.of(x);
     }
     tree_lanes(acc)
 }
 
-/// Pairwise sum of `f(x)`: leaves of [`LEAF`] elements, their sums merged pairwise, neighbours
-/// first, in rounds (a fixed tree for a given length).
+/// Writes the sums of the whole leaves at the start of `xs` to `sums` and returns how many:
+/// the same sums as [`leaf`], taken with hand-written AVX2 loops where the level allows.
 #[inline(always)]
-fn pairwise<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
+fn whole_leaves<T: Element, const L: u8>(xs: &[T], term: Term, sums: &mut [f64]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if L >= Level::Avx2 as u8 {
+        // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
+        unsafe {
+            match T::floats(xs) {
+                crate::dtype::Floats::F32(v) => return x86::leaf_sums_f32(v, term, sums),
+                crate::dtype::Floats::F64(v) => return x86::leaf_sums_f64(v, term, sums),
+                crate::dtype::Floats::Other => {}
+            }
+        }
+    }
+    let whole = xs.chunks_exact(LEAF);
+    let n = whole.len();
+    for (s, chunk) in sums.iter_mut().zip(whole) {
+        *s = leaf(chunk, term);
+    }
+    n
+}
+
+/// Pairwise sum of the terms: leaves of [`LEAF`] elements, their sums merged pairwise,
+/// neighbours first, in rounds (a fixed tree for a given length).
+#[inline(always)]
+fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
     const MAX_LEAVES: usize = crate::engine::BLOCK / LEAF;
     if xs.len() > crate::engine::BLOCK {
         // Longer slices (only through the public `Moments::of`) go block by block.
-        let mut sums = xs.chunks(crate::engine::BLOCK).map(|b| pairwise(b, f));
+        let mut sums = xs.chunks(crate::engine::BLOCK).map(|b| pairwise::<T, L>(b, term));
         let first = sums.next().unwrap_or(0.0);
         return sums.fold(first, |a, b| a + b);
     }
     let mut s = [0.0f64; MAX_LEAVES];
-    let mut n = 0;
-    for chunk in xs.chunks(LEAF) {
-        s[n] = leaf(chunk, f);
+    let mut n = whole_leaves::<T, L>(xs, term, &mut s);
+    let rest = &xs[n * LEAF..];
+    if !rest.is_empty() {
+        s[n] = leaf(rest, term);
         n += 1;
     }
     while n > 1 {
@@ -213,14 +260,208 @@ fn pairwise<T: Copy>(xs: &[T], f: &impl Fn(T) -> f64) -> f64 {
     s[0]
 }
 
-#[inline(always)]
-fn sum_body<T: Element>(xs: &[T], skipna: bool) -> (u64, f64) {
-    if skipna {
-        let count = xs.iter().filter(|x| !x.is_nan()).count() as u64;
-        (count, pairwise(xs, &|x: T| if x.is_nan() { 0.0 } else { x.to_f64() }))
-    } else {
-        (xs.len() as u64, pairwise(xs, &|x: T| x.to_f64()))
+/// Hand-written AVX2 loops for float leaves: the same accumulators, in the same order, as
+/// [`leaf`] (accumulators `0..4` and `4..8` are one register each), with four leaves in flight
+/// at once so that eight independent chains of additions hide their latency.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m256d, _CMP_ORD_Q, _CMP_UNORD_Q, _mm256_add_pd, _mm256_and_pd, _mm256_castps256_ps128,
+        _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd,
+        _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_min_pd, _mm256_min_ps,
+        _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd, _mm256_or_pd, _mm256_or_ps,
+        _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
+        _mm256_storeu_ps, _mm256_sub_pd,
+    };
+
+    use super::{EXT_LANES, LANES, LEAF, Term, tree_lanes};
+
+    /// Per-lane minima and maxima as `f64`, whether a NaN was seen, and elements covered.
+    type Extremes = ([f64; EXT_LANES], [f64; EXT_LANES], bool, usize);
+
+    /// Leaves summed side by side.
+    const GROUP: usize = 4;
+    /// Steps of eight elements per leaf.
+    const STEPS: usize = LEAF / LANES;
+
+    /// The leaf sums from the two accumulator registers, combined as [`tree_lanes`] does.
+    #[inline(always)]
+    fn finish(lo: __m256d, hi: __m256d) -> f64 {
+        let mut acc = [0.0f64; LANES];
+        // SAFETY: `acc` holds eight doubles; AVX is enabled in every caller.
+        unsafe {
+            _mm256_storeu_pd(acc.as_mut_ptr(), lo);
+            _mm256_storeu_pd(acc.as_mut_ptr().add(4), hi);
+        }
+        tree_lanes(acc)
     }
+
+    /// Sums of the whole leaves of `xs` into `sums`; `load(i)` gives elements `8i..8i+8` as two
+    /// registers of doubles, `f` turns values into terms.
+    #[inline(always)]
+    fn run(
+        n: usize,
+        sums: &mut [f64],
+        load: impl Fn(usize) -> (__m256d, __m256d),
+        f: impl Fn(__m256d) -> __m256d,
+    ) -> usize {
+        // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
+        let leaves = n / LEAF;
+        let mut l = 0;
+        while l + GROUP <= leaves {
+            let mut lo = [unsafe { _mm256_setzero_pd() }; GROUP];
+            let mut hi = lo;
+            for i in 0..STEPS {
+                for g in 0..GROUP {
+                    let (a, b) = load((l + g) * STEPS + i);
+                    lo[g] = unsafe { _mm256_add_pd(lo[g], f(a)) };
+                    hi[g] = unsafe { _mm256_add_pd(hi[g], f(b)) };
+                }
+            }
+            for g in 0..GROUP {
+                sums[l + g] = finish(lo[g], hi[g]);
+            }
+            l += GROUP;
+        }
+        while l < leaves {
+            let (mut lo, mut hi) = unsafe { (_mm256_setzero_pd(), _mm256_setzero_pd()) };
+            for i in 0..STEPS {
+                let (a, b) = load(l * STEPS + i);
+                lo = unsafe { _mm256_add_pd(lo, f(a)) };
+                hi = unsafe { _mm256_add_pd(hi, f(b)) };
+            }
+            sums[l] = finish(lo, hi);
+            l += 1;
+        }
+        leaves
+    }
+
+    /// Runs `run` with the term function for `term`, each variant its own loop.
+    #[inline(always)]
+    fn with_term(
+        n: usize,
+        term: Term,
+        sums: &mut [f64],
+        load: impl Fn(usize) -> (__m256d, __m256d) + Copy,
+    ) -> usize {
+        // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
+        let skip =
+            |v: __m256d, t: __m256d| unsafe { _mm256_and_pd(t, _mm256_cmp_pd::<_CMP_ORD_Q>(v, v)) };
+        match (term.mean, term.skipna) {
+            (None, false) => run(n, sums, load, |v| v),
+            (None, true) => run(n, sums, load, |v| skip(v, v)),
+            (Some(m), skipna) => {
+                let m = unsafe { _mm256_set1_pd(m) };
+                let sq = move |v: __m256d| unsafe {
+                    let d = _mm256_sub_pd(v, m);
+                    _mm256_mul_pd(d, d)
+                };
+                if skipna { run(n, sums, load, |v| skip(v, sq(v))) } else { run(n, sums, load, sq) }
+            }
+        }
+    }
+
+    /// Whole-leaf sums of `float32` elements, widened to `float64`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn leaf_sums_f32(xs: &[f32], term: Term, sums: &mut [f64]) -> usize {
+        let whole = xs.len() / LEAF * LEAF;
+        let p = xs.as_ptr();
+        with_term(whole, term, sums, |i| {
+            assert!(i * LANES + LANES <= whole);
+            // SAFETY: the eight elements from `8i` are inside `xs` (asserted above).
+            unsafe {
+                let v = _mm256_loadu_ps(p.add(i * LANES));
+                (
+                    _mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+                    _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+                )
+            }
+        })
+    }
+
+    /// Running extremes of the whole leaves at the start of `xs`, as [`super::Extremes`] keeps
+    /// them (element `i` in lane `i % 16`, first element as the start; `_mm256_min_*(x, lo)` is
+    /// `if x < lo { x } else { lo }`, exactly its select), widened to `f64` (exact), whether a NaN
+    /// was seen, and how many elements that covers; `None` if there is no whole leaf.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn extremes_f32(xs: &[f32]) -> Option<Extremes> {
+        let whole = xs.len() / LEAF * LEAF;
+        if whole == 0 {
+            return None;
+        }
+        // Two registers of eight lanes each.
+        let first = _mm256_set1_ps(xs[0]);
+        let (mut lo, mut hi, mut nan) = ([first; 2], [first; 2], [_mm256_setzero_ps(); 2]);
+        for c in xs[..whole].chunks_exact(EXT_LANES) {
+            for r in 0..2 {
+                // SAFETY: `c` holds sixteen elements.
+                let x = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * r)) };
+                lo[r] = _mm256_min_ps(x, lo[r]);
+                hi[r] = _mm256_max_ps(x, hi[r]);
+                nan[r] = _mm256_or_ps(nan[r], _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x));
+            }
+        }
+        let (mut l, mut h) = ([0.0f32; EXT_LANES], [0.0f32; EXT_LANES]);
+        for r in 0..2 {
+            // SAFETY: each array holds sixteen floats.
+            unsafe {
+                _mm256_storeu_ps(l.as_mut_ptr().add(8 * r), lo[r]);
+                _mm256_storeu_ps(h.as_mut_ptr().add(8 * r), hi[r]);
+            }
+        }
+        let seen = _mm256_movemask_ps(_mm256_or_ps(nan[0], nan[1])) != 0;
+        Some((l.map(f64::from), h.map(f64::from), seen, whole))
+    }
+
+    /// [`extremes_f32`] for `float64` elements.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn extremes_f64(xs: &[f64]) -> Option<Extremes> {
+        let whole = xs.len() / LEAF * LEAF;
+        if whole == 0 {
+            return None;
+        }
+        // Four registers of four lanes each.
+        let first = _mm256_set1_pd(xs[0]);
+        let (mut lo, mut hi, mut nan) = ([first; 4], [first; 4], [_mm256_setzero_pd(); 4]);
+        for c in xs[..whole].chunks_exact(EXT_LANES) {
+            for r in 0..4 {
+                // SAFETY: `c` holds sixteen elements.
+                let x = unsafe { _mm256_loadu_pd(c.as_ptr().add(4 * r)) };
+                lo[r] = _mm256_min_pd(x, lo[r]);
+                hi[r] = _mm256_max_pd(x, hi[r]);
+                nan[r] = _mm256_or_pd(nan[r], _mm256_cmp_pd::<_CMP_UNORD_Q>(x, x));
+            }
+        }
+        let (mut l, mut h) = ([0.0f64; EXT_LANES], [0.0f64; EXT_LANES]);
+        for r in 0..4 {
+            // SAFETY: each array holds sixteen doubles.
+            unsafe {
+                _mm256_storeu_pd(l.as_mut_ptr().add(4 * r), lo[r]);
+                _mm256_storeu_pd(h.as_mut_ptr().add(4 * r), hi[r]);
+            }
+        }
+        let any = _mm256_or_pd(_mm256_or_pd(nan[0], nan[1]), _mm256_or_pd(nan[2], nan[3]));
+        Some((l, h, _mm256_movemask_pd(any) != 0, whole))
+    }
+
+    /// Whole-leaf sums of `float64` elements.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn leaf_sums_f64(xs: &[f64], term: Term, sums: &mut [f64]) -> usize {
+        let whole = xs.len() / LEAF * LEAF;
+        let p = xs.as_ptr();
+        with_term(whole, term, sums, |i| {
+            assert!(i * LANES + LANES <= whole);
+            // SAFETY: the eight elements from `8i` are inside `xs` (asserted above).
+            unsafe { (_mm256_loadu_pd(p.add(i * LANES)), _mm256_loadu_pd(p.add(i * LANES + 4))) }
+        })
+    }
+}
+
+#[inline(always)]
+fn sum_body<T: Element, const L: u8>(xs: &[T], skipna: bool) -> (u64, f64) {
+    let count =
+        if skipna { xs.iter().filter(|x| !x.is_nan()).count() as u64 } else { xs.len() as u64 };
+    (count, pairwise::<T, L>(xs, Term { mean: None, skipna }))
 }
 
 /// Running extremes per lane; the NaN test is left to the caller.
@@ -259,18 +500,8 @@ multilevel! {
 }
 
 #[inline(always)]
-fn m2_body<T: Element>(xs: &[T], mean: f64, skipna: bool) -> f64 {
-    if skipna {
-        pairwise(xs, &move |x: T| {
-            let d = x.to_f64() - mean;
-            if x.is_nan() { 0.0 } else { d * d }
-        })
-    } else {
-        pairwise(xs, &move |x: T| {
-            let d = x.to_f64() - mean;
-            d * d
-        })
-    }
+fn m2_body<T: Element, const L: u8>(xs: &[T], mean: f64, skipna: bool) -> f64 {
+    pairwise::<T, L>(xs, Term { mean: Some(mean), skipna })
 }
 
 multilevel! {
@@ -281,9 +512,27 @@ multilevel! {
 /// Minimum and maximum of a non-empty slice, and whether it holds a NaN; element `i` of each
 /// leaf goes to running extreme `i % EXT_LANES`.
 #[inline(always)]
-fn min_max_body<T: Element>(xs: &[T]) -> (T, T, bool) {
+fn min_max_body<T: Element, const L: u8>(xs: &[T]) -> (T, T, bool) {
     let mut ext = Extremes::new(xs[0]);
-    for leaf in xs.chunks(LEAF) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if L >= Level::Avx2 as u8 {
+        // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
+        let whole = unsafe {
+            match T::floats(xs) {
+                crate::dtype::Floats::F32(v) => x86::extremes_f32(v),
+                crate::dtype::Floats::F64(v) => x86::extremes_f64(v),
+                crate::dtype::Floats::Other => None,
+            }
+        };
+        if let Some((lo, hi, nan, n)) = whole {
+            ext.lo = lo.map(T::from_f64);
+            ext.hi = hi.map(T::from_f64);
+            ext.nan = [u64::from(nan); EXT_LANES];
+            done = n;
+        }
+    }
+    for leaf in xs[done..].chunks(LEAF) {
         let chunks = leaf.chunks_exact(EXT_LANES);
         let tail = chunks.remainder();
         for c in chunks {
@@ -308,29 +557,51 @@ multilevel! {
 mod tests {
     use super::*;
 
+    /// Bits of every kernel on every block of `xs` and of `xs` with a NaN.
+    fn kernel_bits<T: Element>(xs: &[T]) -> Vec<u64> {
+        let mut ys = xs.to_vec();
+        ys[77] = T::nan();
+        let mut out = Vec::new();
+        for block in xs.chunks(crate::engine::BLOCK).chain(ys.chunks(crate::engine::BLOCK)) {
+            for skipna in [false, true] {
+                let (n, s) = sum_block(block, skipna);
+                out.push((n as f64).to_bits());
+                out.push(s.to_bits());
+                out.push(m2_block(block, s / n as f64, skipna).to_bits());
+            }
+            let (lo, hi, nan) = min_max(block);
+            out.extend([lo.to_f64().to_bits(), hi.to_f64().to_bits(), u64::from(nan)]);
+        }
+        out
+    }
+
     #[test]
     fn every_supported_level_gives_the_baseline_bits() {
-        let xs: Vec<f64> =
-            (0..5000).map(|i| f64::from((i * 7919) % 1013) * 1e-3 - 0.4 + 1e6).collect();
-        let mut ys = xs.clone();
-        ys[77] = f64::NAN;
+        // Blocks of 2048 and 904 elements: groups of four leaves, single leaves, a part leaf;
+        // signed zeros, whose min and max depend on which lane sees them first.
+        let f = |i: i32| {
+            if i % 101 == 3 { -0.0 } else { f64::from((i * 7919) % 1013) * 1e-3 - 0.4 + 1e6 }
+        };
+        let f64s: Vec<f64> = (0..5000).map(f).collect();
+        let f32s: Vec<f32> = (0..5000).map(|i| (f(i) - 1e6) as f32).collect();
         let ints: Vec<i32> = (0..3001).map(|i| (i * 31) % 997 - 400).collect();
+        // Zeros of both signs as the minimum: which one wins depends on the lane order.
+        let zeros: Vec<f64> = (0..3001)
+            .map(|i| match (i * 7) % 11 {
+                0 => -0.0,
+                1 | 5 => 0.0,
+                _ => f64::from(i),
+            })
+            .collect();
+        let zeros32: Vec<f32> = zeros.iter().map(|&x| x as f32).collect();
         let run = || {
-            let mut out = Vec::new();
-            for block in xs.chunks(crate::engine::BLOCK).chain(ys.chunks(crate::engine::BLOCK)) {
-                for skipna in [false, true] {
-                    let (n, s) = sum_block(block, skipna);
-                    out.push((n as f64).to_bits());
-                    out.push(s.to_bits());
-                    out.push(m2_block(block, s / n as f64, skipna).to_bits());
-                }
-                let (lo, hi, nan) = min_max(block);
-                out.extend([lo.to_bits(), hi.to_bits(), u64::from(nan)]);
-            }
-            for block in ints.chunks(crate::engine::BLOCK) {
-                out.push(sum_block(block, false).1.to_bits());
-                let (lo, hi, _) = min_max(block);
-                out.extend([lo as u64, hi as u64]);
+            let mut out = kernel_bits(&f64s);
+            out.extend(kernel_bits(&f32s));
+            out.extend(kernel_bits(&zeros));
+            out.extend(kernel_bits(&zeros32));
+            out.extend(kernel_bits(&ints));
+            for len in [1, 127, 128, 129, 511, 640] {
+                out.extend(kernel_bits(&f32s[..len.max(78)]));
             }
             out
         };
