@@ -92,3 +92,29 @@ def test_summary_repr_and_fields_are_read_only():
     assert repr(s).startswith("Summary(count=np.int64(2), mean=np.float64(1.5)")
     with pytest.raises(AttributeError):
         s.mean = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reversed"])
+def test_columns_of_a_c_table_equal_each_column_copied(dtype, reverse):
+    # Long columns of a C-order table are read row by row, 32 columns at a time; every column
+    # must come out bit for bit as if it had been reduced alone, and match NumPy.
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((300_000, 35)) * 10 + 1e4).astype(dtype)
+    if reverse:
+        a = a[:, ::-1]
+    s = nc.describe(a, axis=0)
+    for j in (0, 1, 31, 32, 34):
+        one = nc.describe(np.ascontiguousarray(a[:, j]))
+        for field in ("mean", "var", "min", "max"):
+            assert (
+                np.asarray(getattr(s, field))[j].tobytes()
+                == np.asarray(getattr(one, field)).tobytes()
+            )
+    wide = a.astype(np.float64)
+    rtol = 1e-6 if dtype == "float32" else 1e-12  # float32 results are rounded to float32
+    np.testing.assert_allclose(s.mean, wide.mean(axis=0), rtol=rtol)
+    np.testing.assert_allclose(s.var, wide.var(axis=0), rtol=rtol * 1e3)
+    np.testing.assert_array_equal(s.min, a.min(axis=0))
+    rows = a.var(axis=1, dtype=np.float64)
+    np.testing.assert_allclose(nc.var(a, axis=1), rows, rtol=rtol)

@@ -38,8 +38,15 @@ def test_environment_variable_sets_the_first_pool():
 
 @pytest.mark.parametrize(
     "shape_axis",
-    [((3_000_000,), None), ((400_000, 5), 0), ((5, 400_000), 1), ((400, 3000), None)],
-    ids=["1d", "columns", "rows", "2d-all"],
+    [
+        ((3_000_000,), None),
+        ((400_000, 5), 0),
+        ((300_000, 35), 0),
+        ((5, 400_000), 1),
+        ((100_000, 35), 1),
+        ((400, 3000), None),
+    ],
+    ids=["1d", "columns", "column-tiles", "rows", "short-rows", "2d-all"],
 )
 def test_results_are_identical_for_any_thread_count(shape_axis):
     shape, axis = shape_axis

@@ -104,7 +104,7 @@ pub fn describe<T: Element>(
     cancel: &Cancel,
 ) -> Result<Summary<T>> {
     let (shape, states) =
-        run(a, &opts.axis, opts.keepdims, &DescribeR { skipna: opts.skipna }, cancel)?;
+        run(a, &opts.axis, opts.keepdims, &DescribeR { skipna: opts.skipna }, cancel, &|s| s)?;
     let n = states.len();
     let (mut count, mut mean, mut var, mut std, mut min, mut max) = (
         Vec::with_capacity(n),

@@ -7,7 +7,7 @@
 //! blocks are visited, so the result is bit-for-bit the same on 1 thread or 64; threads only
 //! decide who computes which block.
 
-use ndarray::{ArrayView1, ArrayViewD, Axis, Ix1, Slice};
+use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Axis, Ix1, Ix2, Slice, s};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
@@ -28,9 +28,14 @@ const SERIAL_BELOW: usize = 1 << 19;
 const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.
 const TASK_ELEMENTS: usize = 1 << 16;
+/// Lanes transposed together when the lanes are adjacent columns of a table.
+const TILE_LANES: usize = 32;
+/// Distance in elements between the lanes' rows in the transposition buffer: a block and a
+/// little more, so that the rows do not all fall into the same cache sets.
+const TILE_ROW: usize = BLOCK + 16;
 
-/// The output shape of a reduction and one state per lane (`None` for an empty lane).
-pub(crate) type LaneStates<S> = (Vec<usize>, Vec<Option<S>>);
+/// The output shape of a reduction and one value per lane.
+pub(crate) type LaneValues<O> = (Vec<usize>, Vec<O>);
 
 /// A reduction written as "reduce one block, merge two states".
 pub(crate) trait Reducer<T>: Sync {
@@ -50,6 +55,9 @@ pub(crate) struct Lanes<'a, T> {
     pub(crate) out_shape: Vec<usize>,
     /// Elements in one lane.
     pub(crate) lane_len: usize,
+    /// The same view as a table when one axis is kept and one reduced: lane `j` is row `j`,
+    /// found without walking the axes, and a block of every lane is one two-dimensional slice.
+    table: Option<ArrayView2<'a, T>>,
 }
 
 impl<'a, T: Element> Lanes<'a, T> {
@@ -66,7 +74,12 @@ impl<'a, T: Element> Lanes<'a, T> {
             // Reducing over no axis: every lane holds one element.
             view.insert_axis_inplace(Axis(view.ndim()));
         }
-        Lanes { view, out_shape, lane_len }
+        let table = if kept.len() == 1 && red.len() == 1 {
+            view.clone().into_dimensionality::<Ix2>().ok()
+        } else {
+            None
+        };
+        Lanes { view, out_shape, lane_len, table }
     }
 
     fn n_out(&self) -> usize {
@@ -75,6 +88,9 @@ impl<'a, T: Element> Lanes<'a, T> {
 
     /// The view of lane `j` (C order over the kept axes); at least one-dimensional.
     fn lane(&self, j: usize) -> ArrayViewD<'a, T> {
+        if let Some(t) = self.table {
+            return t.index_axis_move(Axis(0), j).into_dyn();
+        }
         let mut v = self.view.clone();
         let mut below: usize = self.out_shape.iter().product();
         for &n in &self.out_shape {
@@ -162,23 +178,64 @@ fn chunk_state<T: Element, R: Reducer<T>>(
 /// States of chunk `c` of every lane, block by block across the lanes, so that lanes sharing
 /// cache lines are read while those lines are in cache. Equal to [`chunk_state`] per lane.
 fn chunk_states_across<T: Element, R: Reducer<T>>(
-    lanes: &[ArrayViewD<'_, T>],
-    len: usize,
+    lanes: &Lanes<'_, T>,
+    all: &[ArrayViewD<'_, T>],
     c: usize,
     r: &R,
     cancel: &Cancel,
-    buf: &mut [T],
+    buf: &mut Vec<T>,
 ) -> Result<Vec<R::State>> {
+    let len = lanes.lane_len;
     let first = c * CHUNK;
     let last = (first + CHUNK).min(len.div_ceil(BLOCK));
-    let mut per_lane: Vec<Vec<R::State>> = vec![Vec::with_capacity(last - first); lanes.len()];
+    let mut per_lane: Vec<Vec<R::State>> = vec![Vec::with_capacity(last - first); all.len()];
+    // Lanes that are neighbouring columns of a table (a C-order table reduced down its
+    // columns): read the table row by row, in memory order, into one buffer row per lane.
+    let columns = lanes.table.filter(|t| t.strides()[0].unsigned_abs() == 1);
+    if columns.is_some() && buf.len() < TILE_LANES * TILE_ROW {
+        buf.resize(TILE_LANES * TILE_ROW, T::default());
+    }
     for b in first..last {
         cancel.check()?;
-        for (states, lane) in per_lane.iter_mut().zip(lanes) {
-            states.push(block_state(lane, len, b, r, buf));
+        let start = b * BLOCK;
+        let n = BLOCK.min(len - start);
+        if let Some(t) = columns {
+            for g in (0..all.len()).step_by(TILE_LANES) {
+                let tile = t.slice(s![g..(g + TILE_LANES).min(all.len()), start..start + n]);
+                transpose(&tile, buf);
+                for (j, states) in per_lane[g..g + tile.nrows()].iter_mut().enumerate() {
+                    states.push(r.block(&buf[j * TILE_ROW..j * TILE_ROW + n], start));
+                }
+            }
+        } else {
+            for (states, lane) in per_lane.iter_mut().zip(all) {
+                states.push(block_state(lane, len, b, r, buf));
+            }
         }
     }
     Ok(per_lane.iter().map(|states| tree(states, &|x, y| r.merge(x, y))).collect())
+}
+
+/// Copies row `j` of `tile` to `buf[j * TILE_ROW..]`, reading `tile` column by column (each
+/// column is a run of neighbouring elements in memory).
+fn transpose<T: Element>(tile: &ArrayView2<'_, T>, buf: &mut [T]) {
+    let (w, n) = tile.dim();
+    assert!(w <= TILE_LANES && n <= BLOCK && buf.len() >= TILE_LANES * TILE_ROW);
+    for (i, col) in tile.t().rows().into_iter().enumerate() {
+        match col.to_slice() {
+            Some(xs) if w == TILE_LANES => {
+                let xs: &[T; TILE_LANES] = xs.try_into().expect("a full tile column");
+                for (j, &x) in xs.iter().enumerate() {
+                    buf[j * TILE_ROW + i] = x;
+                }
+            }
+            _ => {
+                for (j, &x) in col.iter().enumerate() {
+                    buf[j * TILE_ROW + i] = x;
+                }
+            }
+        }
+    }
 }
 
 /// One lane on the calling thread.
@@ -212,68 +269,96 @@ fn scratch<T: Element>(len: usize) -> Vec<T> {
     vec![T::default(); len.min(BLOCK)]
 }
 
-/// Reduces every lane of `a` over the `reduced` axes: one state per output element in C order
-/// (`None` for an empty lane), and the output shape without the reduced axes.
-pub(crate) fn reduce<T: Element, R: Reducer<T>>(
+/// Reduces every lane of `a` over the `reduced` axes: `finish` of each lane's state (`None` for
+/// an empty lane), in C order, taken by the thread that reduced the lane, and the output shape
+/// without the reduced axes.
+pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
     a: &ArrayViewD<'_, T>,
     reduced: &[bool],
     r: &R,
     cancel: &Cancel,
-) -> Result<LaneStates<R::State>> {
+    finish: &(impl Fn(Option<R::State>) -> O + Sync),
+) -> Result<LaneValues<O>> {
     let lanes = Lanes::new(a, reduced);
     let (n_out, len) = (lanes.n_out(), lanes.lane_len);
-    let total = n_out.saturating_mul(len);
     // One thread in all: handing the work to it and waiting costs 50-250 µs on the machines
     // measured (wake-ups, the work moving away from the caller's cache) and gains nothing.
-    if total < SERIAL_BELOW || pool::threads_here() == 1 {
-        let mut buf = scratch(len);
-        let states = (0..n_out)
-            .map(|j| lane_serial(&lanes.lane(j), len, r, cancel, &mut buf))
-            .collect::<Result<_>>()?;
-        return Ok((lanes.out_shape, states));
-    }
-    let states = pool::install(|| -> Result<Vec<Option<R::State>>> {
-        if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
-            // Many or short lanes: each task takes whole lanes.
-            (0..n_out)
-                .into_par_iter()
-                .with_min_len((TASK_ELEMENTS / len.max(1)).max(1))
-                .map_init(
-                    || scratch(len),
-                    |buf, j| lane_serial(&lanes.lane(j), len, r, cancel, buf),
-                )
-                .collect()
-        } else {
-            // Long lanes: chunks are shared out. Contiguous lanes (the columns of a Fortran
-            // table) are read one stream at a time; strided ones block by block across the
-            // lanes, so lanes that interleave in memory (the columns of a C table) read each
-            // cache line once between them instead of once each. Same states either way.
-            let all: Vec<ArrayViewD<'_, T>> = (0..n_out).map(|j| lanes.lane(j)).collect();
-            let streams = all.iter().all(|lane| lane.as_slice().is_some());
-            let by_chunk = (0..len.div_ceil(BLOCK * CHUNK))
-                .into_par_iter()
-                .map_init(
-                    || scratch(len),
-                    |buf, c| {
-                        if streams {
-                            all.iter()
-                                .map(|lane| chunk_state(lane, len, c, r, cancel, buf))
-                                .collect::<Result<Vec<_>>>()
-                        } else {
-                            chunk_states_across(&all, len, c, r, cancel, buf)
-                        }
-                    },
-                )
-                .collect::<Result<Vec<_>>>()?;
-            Ok((0..n_out)
-                .map(|j| {
-                    let states: Vec<R::State> = by_chunk.iter().map(|row| row[j]).collect();
-                    Some(tree(&states, &|x, y| r.merge(x, y)))
-                })
-                .collect())
-        }
-    })?;
+    let serial = n_out.saturating_mul(len) < SERIAL_BELOW || pool::threads_here() == 1;
+    let states = if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
+        whole_lanes(&lanes, r, cancel, serial, finish)?
+    } else {
+        shared_chunks(&lanes, r, cancel, serial)?.into_iter().map(|s| finish(Some(s))).collect()
+    };
     Ok((lanes.out_shape, states))
+}
+
+/// Many or short lanes: each task takes whole lanes.
+fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
+    lanes: &Lanes<'_, T>,
+    r: &R,
+    cancel: &Cancel,
+    serial: bool,
+    finish: &(impl Fn(Option<R::State>) -> O + Sync),
+) -> Result<Vec<O>> {
+    let len = lanes.lane_len;
+    let one = |buf: &mut Vec<T>, j: usize| {
+        // A row of a table that fits in a block: straight to the kernel.
+        if let Some(t) = &lanes.table
+            && let Some(row) = t.row(j).to_slice()
+            && (1..=BLOCK).contains(&row.len())
+        {
+            return Ok(finish(Some(r.block(row, 0))));
+        }
+        lane_serial(&lanes.lane(j), len, r, cancel, buf).map(finish)
+    };
+    if serial {
+        let mut buf = scratch(len);
+        return (0..lanes.n_out()).map(|j| one(&mut buf, j)).collect();
+    }
+    pool::install(|| {
+        (0..lanes.n_out())
+            .into_par_iter()
+            .with_min_len((TASK_ELEMENTS / len.max(1)).max(1))
+            .map_init(|| scratch(len), one)
+            .collect()
+    })
+}
+
+/// Long lanes: chunks are shared out. Contiguous lanes (the columns of a Fortran table) are read
+/// one stream at a time; strided ones block by block across the lanes, so lanes that interleave
+/// in memory (the columns of a C table) read each cache line once between them instead of once
+/// each. Same states either way.
+fn shared_chunks<T: Element, R: Reducer<T>>(
+    lanes: &Lanes<'_, T>,
+    r: &R,
+    cancel: &Cancel,
+    serial: bool,
+) -> Result<Vec<R::State>> {
+    let len = lanes.lane_len;
+    let all: Vec<ArrayViewD<'_, T>> = (0..lanes.n_out()).map(|j| lanes.lane(j)).collect();
+    let streams = all.iter().all(|lane| lane.as_slice().is_some());
+    let chunk = |buf: &mut Vec<T>, c: usize| {
+        if streams {
+            all.iter().map(|lane| chunk_state(lane, len, c, r, cancel, buf)).collect()
+        } else {
+            chunk_states_across(lanes, &all, c, r, cancel, buf)
+        }
+    };
+    let chunks = len.div_ceil(BLOCK * CHUNK);
+    let by_chunk: Vec<Vec<R::State>> = if serial {
+        let mut buf = scratch(len);
+        (0..chunks).map(|c| chunk(&mut buf, c)).collect::<Result<_>>()?
+    } else {
+        pool::install(|| {
+            (0..chunks).into_par_iter().map_init(|| scratch(len), chunk).collect::<Result<_>>()
+        })?
+    };
+    Ok((0..all.len())
+        .map(|j| {
+            let states: Vec<R::State> = by_chunk.iter().map(|row| row[j]).collect();
+            tree(&states, &|x, y| r.merge(x, y))
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -311,9 +396,9 @@ mod tests {
             let mut results = Vec::new();
             for threads in [1, 2, 3, 8] {
                 let p = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                results.push(
-                    p.install(|| reduce(&view, &mask, &Trace, &crate::cancel::NEVER).unwrap()),
-                );
+                results.push(p.install(|| {
+                    reduce(&view, &mask, &Trace, &crate::cancel::NEVER, &|s| s).unwrap()
+                }));
             }
             for r in &results[1..] {
                 let same =
@@ -328,26 +413,40 @@ mod tests {
     #[test]
     fn strided_lanes_see_the_same_blocks_as_contiguous_ones() {
         let n = 2 * BLOCK * CHUNK + 5;
-        let a = ArrayD::from_shape_fn(IxDyn(&[n, 3]), |i| (i[0] * 3 + i[1]) as f64 * 0.25);
+        // 35 columns: a full tile of 32 lanes transposed together and a part tile of 3.
+        let cols = TILE_LANES + 3;
+        let a = ArrayD::from_shape_fn(IxDyn(&[n, cols]), |i| (i[0] * cols + i[1]) as f64 * 0.25);
         let col = a.slice(s![.., 1]).into_dyn();
         let owned = col.to_owned();
         let p = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        let strided = p.install(|| reduce(&col, &[true], &Trace, &crate::cancel::NEVER).unwrap());
-        let contiguous = reduce(&owned.view(), &[true], &Trace, &crate::cancel::NEVER).unwrap();
+        let strided =
+            p.install(|| reduce(&col, &[true], &Trace, &crate::cancel::NEVER, &|s| s).unwrap());
+        let contiguous =
+            reduce(&owned.view(), &[true], &Trace, &crate::cancel::NEVER, &|s| s).unwrap();
         assert_eq!(strided.1[0].unwrap().0.to_bits(), contiguous.1[0].unwrap().0.to_bits());
         assert_eq!(strided.1[0].unwrap().1, n);
-        // All columns at once (block by block across lanes) against each column copied.
-        let across =
-            p.install(|| reduce(&a.view(), &[true, false], &Trace, &crate::cancel::NEVER).unwrap());
-        for j in 0..3 {
-            let copy = a.slice(s![.., j]).to_owned().into_dyn();
-            let one =
-                p.install(|| reduce(&copy.view(), &[true], &Trace, &crate::cancel::NEVER).unwrap());
-            assert_eq!(
-                across.1[j].unwrap().0.to_bits(),
-                one.1[0].unwrap().0.to_bits(),
-                "column {j}"
-            );
+        // All columns at once (transposed tile by tile), and the columns reversed (a table
+        // whose lanes are one element apart backwards), against each column copied.
+        let reversed = a.slice(s![.., ..;-1]).into_dyn();
+        for threads in [1, 2] {
+            let p = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let across = p.install(|| {
+                reduce(&a.view(), &[true, false], &Trace, &crate::cancel::NEVER, &|s| s).unwrap()
+            });
+            let backwards = p.install(|| {
+                reduce(&reversed, &[true, false], &Trace, &crate::cancel::NEVER, &|s| s).unwrap()
+            });
+            for j in [0, 1, TILE_LANES - 1, TILE_LANES, cols - 1] {
+                let copy = a.slice(s![.., j]).to_owned().into_dyn();
+                let one = reduce(&copy.view(), &[true], &Trace, &crate::cancel::NEVER, &|s| s)
+                    .unwrap()
+                    .1[0]
+                    .unwrap()
+                    .0
+                    .to_bits();
+                assert_eq!(across.1[j].unwrap().0.to_bits(), one, "column {j}");
+                assert_eq!(backwards.1[cols - 1 - j].unwrap().0.to_bits(), one, "reversed {j}");
+            }
         }
     }
 
@@ -356,6 +455,9 @@ mod tests {
         let a = ArrayD::<f64>::zeros(IxDyn(&[1 << 18]));
         let c = Cancel::new();
         c.cancel();
-        assert!(matches!(reduce(&a.view(), &[true], &Trace, &c), Err(crate::Error::Cancelled)));
+        assert!(matches!(
+            reduce(&a.view(), &[true], &Trace, &c, &|s| s),
+            Err(crate::Error::Cancelled)
+        ));
     }
 }

@@ -2,6 +2,7 @@
 //! [`Reduce::skipna`], their `nan*` twins.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 
@@ -149,16 +150,18 @@ impl<O: Copy> Reduced<O> {
     }
 }
 
-/// Runs `r` over the lanes `opts` selects and returns the states with the output shape.
-pub(crate) fn run<T: Element, R: Reducer<T>>(
+/// Runs `r` over the lanes `axis` selects and returns `finish` of each lane's state (`None` for
+/// an empty lane) with the output shape.
+pub(crate) fn run<T: Element, R: Reducer<T>, O: Send>(
     a: &ArrayViewD<'_, T>,
     axis: &Axes,
     keepdims: bool,
     r: &R,
     cancel: &Cancel,
-) -> Result<engine::LaneStates<R::State>> {
+    finish: &(impl Fn(Option<R::State>) -> O + Sync),
+) -> Result<engine::LaneValues<O>> {
     let mask = axis.mask(a.ndim())?;
-    let (kept, states) = engine::reduce(a, &mask, r, cancel)?;
+    let (kept, states) = engine::reduce(a, &mask, r, cancel, finish)?;
     let shape = if keepdims {
         a.shape().iter().zip(&mask).map(|(&n, &m)| if m { 1 } else { n }).collect()
     } else {
@@ -217,21 +220,17 @@ pub fn sum<T: Element>(
     cancel: &Cancel,
 ) -> Result<Reduced<T::Sum>> {
     let r = SumR { skipna: opts.skipna, float: false };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
     let is_float = T::DTYPE.is_float();
-    let values = states
-        .into_iter()
-        .map(|s| match s {
-            None => T::Sum::default(),
-            Some((_, f, i)) => {
-                if is_float {
-                    T::sum_from_f64(f)
-                } else {
-                    i
-                }
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| match s {
+        None => T::Sum::default(),
+        Some((_, f, i)) => {
+            if is_float {
+                T::sum_from_f64(f)
+            } else {
+                i
             }
-        })
-        .collect();
+        }
+    })?;
     Ok(Reduced { values: shaped(&shape, values), warning: None })
 }
 
@@ -242,18 +241,15 @@ pub fn mean<T: Element>(
     cancel: &Cancel,
 ) -> Result<Reduced<T::Float>> {
     let r = SumR { skipna: opts.skipna, float: true };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
-    let mut warning = None;
-    let values = states
-        .into_iter()
-        .map(|s| {
-            let (count, total, _) = s.unwrap_or((0, 0.0, T::Sum::default()));
-            if count == 0 {
-                warning = Some(Warning::EmptySlice);
-            }
-            T::float_from_f64(total / count as f64)
-        })
-        .collect();
+    let empty = AtomicBool::new(false);
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| {
+        let (count, total, _) = s.unwrap_or((0, 0.0, T::Sum::default()));
+        if count == 0 {
+            empty.store(true, Ordering::Relaxed);
+        }
+        T::float_from_f64(total / count as f64)
+    })?;
+    let warning = empty.into_inner().then_some(Warning::EmptySlice);
     Ok(Reduced { values: shaped(&shape, values), warning })
 }
 
@@ -345,20 +341,17 @@ fn variance<T: Element>(
     cancel: &Cancel,
     root: bool,
 ) -> Result<Reduced<T::Float>> {
-    let (shape, states) =
-        run(a, &opts.axis, opts.keepdims, &MomentsR { skipna: opts.skipna }, cancel)?;
-    let mut warning = None;
-    let values = states
-        .into_iter()
-        .map(|s| {
-            let m = s.unwrap_or_default();
-            if m.count as f64 - opts.ddof <= 0.0 {
-                warning = Some(Warning::DegreesOfFreedom);
-            }
-            let v = m.var(opts.ddof);
-            T::float_from_f64(if root { v.sqrt() } else { v })
-        })
-        .collect();
+    let r = MomentsR { skipna: opts.skipna };
+    let short = AtomicBool::new(false);
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| {
+        let m = s.unwrap_or_default();
+        if m.count as f64 - opts.ddof <= 0.0 {
+            short.store(true, Ordering::Relaxed);
+        }
+        let v = m.var(opts.ddof);
+        T::float_from_f64(if root { v.sqrt() } else { v })
+    })?;
+    let warning = short.into_inner().then_some(Warning::DegreesOfFreedom);
     Ok(Reduced { values: shaped(&shape, values), warning })
 }
 
@@ -433,7 +426,7 @@ fn extremum<T: Element>(
     max: bool,
 ) -> Result<Reduced<T>> {
     let r = ExtremeR { max, skipna: opts.skipna };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
     let mut warning = None;
     let values = states
         .into_iter()
@@ -525,7 +518,7 @@ fn arg<T: Element>(
         return Err(Error::Invalid("argmin/argmax take a single axis or None".into()));
     }
     let r = ArgR { max, skipna: opts.skipna };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel)?;
+    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
     let values = states
         .into_iter()
         .zip(lane_lengths(a, &opts.axis)?)

@@ -207,10 +207,10 @@ fn leaf<T: Element>(xs: &[T], term: Term) -> f64 {
     tree_lanes(acc)
 }
 
-/// Writes the sums of the whole leaves at the start of `xs` to `sums` and returns how many:
-/// the same sums as [`leaf`], taken with hand-written AVX2 loops where the level allows.
+/// Writes the sums of the leaves of `xs` (the last one maybe part of a leaf) to `sums` and
+/// returns how many: [`leaf`] of each, taken with hand-written AVX2 loops where the level allows.
 #[inline(always)]
-fn whole_leaves<T: Element, const L: u8>(xs: &[T], term: Term, sums: &mut [f64]) -> usize {
+fn leaf_sums<T: Element, const L: u8>(xs: &[T], term: Term, sums: &mut [f64]) -> usize {
     #[cfg(target_arch = "x86_64")]
     if L >= Level::Avx2 as u8 {
         // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
@@ -222,9 +222,9 @@ fn whole_leaves<T: Element, const L: u8>(xs: &[T], term: Term, sums: &mut [f64])
             }
         }
     }
-    let whole = xs.chunks_exact(LEAF);
-    let n = whole.len();
-    for (s, chunk) in sums.iter_mut().zip(whole) {
+    let leaves = xs.chunks(LEAF);
+    let n = leaves.len();
+    for (s, chunk) in sums.iter_mut().zip(leaves) {
         *s = leaf(chunk, term);
     }
     n
@@ -242,12 +242,7 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
         return sums.fold(first, |a, b| a + b);
     }
     let mut s = [0.0f64; MAX_LEAVES];
-    let mut n = whole_leaves::<T, L>(xs, term, &mut s);
-    let rest = &xs[n * LEAF..];
-    if !rest.is_empty() {
-        s[n] = leaf(rest, term);
-        n += 1;
-    }
+    let mut n = leaf_sums::<T, L>(xs, term, &mut s);
     while n > 1 {
         for i in 0..n / 2 {
             s[i] = s[2 * i] + s[2 * i + 1];
@@ -266,12 +261,12 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256d, _CMP_ORD_Q, _CMP_UNORD_Q, _mm256_add_pd, _mm256_and_pd, _mm256_castps256_ps128,
-        _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd,
-        _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_min_pd, _mm256_min_ps,
-        _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd, _mm256_or_pd, _mm256_or_ps,
-        _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
-        _mm256_storeu_ps, _mm256_sub_pd,
+        __m256d, _CMP_ORD_Q, _CMP_UNORD_Q, _MM_HINT_T0, _mm_prefetch, _mm256_add_pd, _mm256_and_pd,
+        _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtps_pd,
+        _mm256_extractf128_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps,
+        _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd,
+        _mm256_or_pd, _mm256_or_ps, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd,
+        _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_pd,
     };
 
     use super::{EXT_LANES, LANES, LEAF, Term, tree_lanes};
@@ -284,26 +279,36 @@ mod x86 {
     /// Steps of eight elements per leaf.
     const STEPS: usize = LEAF / LANES;
 
-    /// The leaf sums from the two accumulator registers, combined as [`tree_lanes`] does.
+    /// The eight accumulators held in two registers.
     #[inline(always)]
-    fn finish(lo: __m256d, hi: __m256d) -> f64 {
+    fn spill(lo: __m256d, hi: __m256d) -> [f64; LANES] {
         let mut acc = [0.0f64; LANES];
         // SAFETY: `acc` holds eight doubles; AVX is enabled in every caller.
         unsafe {
             _mm256_storeu_pd(acc.as_mut_ptr(), lo);
             _mm256_storeu_pd(acc.as_mut_ptr().add(4), hi);
         }
-        tree_lanes(acc)
+        acc
     }
 
-    /// Sums of the whole leaves of `xs` into `sums`; `load(i)` gives elements `8i..8i+8` as two
-    /// registers of doubles, `f` turns values into terms.
+    /// The leaf sum from the two accumulator registers, combined as [`tree_lanes`] does.
+    #[inline(always)]
+    fn finish(lo: __m256d, hi: __m256d) -> f64 {
+        tree_lanes(spill(lo, hi))
+    }
+
+    /// Sums of the leaves of `n` elements into `sums`, and how many leaves: `load(i)` gives
+    /// elements `8i..8i+8` as two registers of doubles, `f` turns values into terms, `one(i)` is
+    /// the term of element `i` (for the last few, added to the accumulators one by one as
+    /// [`super::leaf`] does).
     #[inline(always)]
     fn run(
         n: usize,
         sums: &mut [f64],
         load: impl Fn(usize) -> (__m256d, __m256d),
         f: impl Fn(__m256d) -> __m256d,
+        one: impl Fn(usize) -> f64,
+        ahead: impl Fn(usize),
     ) -> usize {
         // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
         let leaves = n / LEAF;
@@ -312,6 +317,7 @@ mod x86 {
             let mut lo = [unsafe { _mm256_setzero_pd() }; GROUP];
             let mut hi = lo;
             for i in 0..STEPS {
+                ahead((l + 2 * GROUP) * LEAF + i * (GROUP * LEAF / STEPS));
                 for g in 0..GROUP {
                     let (a, b) = load((l + g) * STEPS + i);
                     lo[g] = unsafe { _mm256_add_pd(lo[g], f(a)) };
@@ -333,7 +339,22 @@ mod x86 {
             sums[l] = finish(lo, hi);
             l += 1;
         }
-        leaves
+        let rest = n - leaves * LEAF;
+        if rest == 0 {
+            return leaves;
+        }
+        let (mut lo, mut hi) = unsafe { (_mm256_setzero_pd(), _mm256_setzero_pd()) };
+        for i in 0..rest / LANES {
+            let (a, b) = load(leaves * STEPS + i);
+            lo = unsafe { _mm256_add_pd(lo, f(a)) };
+            hi = unsafe { _mm256_add_pd(hi, f(b)) };
+        }
+        let mut acc = spill(lo, hi);
+        for (k, a) in acc.iter_mut().enumerate().take(rest % LANES) {
+            *a += one(n - rest % LANES + k);
+        }
+        sums[leaves] = tree_lanes(acc);
+        leaves + 1
     }
 
     /// Runs `run` with the term function for `term`, each variant its own loop.
@@ -343,31 +364,37 @@ mod x86 {
         term: Term,
         sums: &mut [f64],
         load: impl Fn(usize) -> (__m256d, __m256d) + Copy,
+        one: impl Fn(usize) -> f64 + Copy,
+        ahead: impl Fn(usize) + Copy,
     ) -> usize {
         // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
         let skip =
             |v: __m256d, t: __m256d| unsafe { _mm256_and_pd(t, _mm256_cmp_pd::<_CMP_ORD_Q>(v, v)) };
         match (term.mean, term.skipna) {
-            (None, false) => run(n, sums, load, |v| v),
-            (None, true) => run(n, sums, load, |v| skip(v, v)),
+            (None, false) => run(n, sums, load, |v| v, one, ahead),
+            (None, true) => run(n, sums, load, |v| skip(v, v), one, ahead),
             (Some(m), skipna) => {
                 let m = unsafe { _mm256_set1_pd(m) };
                 let sq = move |v: __m256d| unsafe {
                     let d = _mm256_sub_pd(v, m);
                     _mm256_mul_pd(d, d)
                 };
-                if skipna { run(n, sums, load, |v| skip(v, sq(v))) } else { run(n, sums, load, sq) }
+                if skipna {
+                    run(n, sums, load, |v| skip(v, sq(v)), one, ahead)
+                } else {
+                    run(n, sums, load, sq, one, ahead)
+                }
             }
         }
     }
 
-    /// Whole-leaf sums of `float32` elements, widened to `float64`.
+    /// Leaf sums of `float32` elements, widened to `float64`.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn leaf_sums_f32(xs: &[f32], term: Term, sums: &mut [f64]) -> usize {
-        let whole = xs.len() / LEAF * LEAF;
+        let n = xs.len();
         let p = xs.as_ptr();
-        with_term(whole, term, sums, |i| {
-            assert!(i * LANES + LANES <= whole);
+        let load = move |i: usize| {
+            assert!(i * LANES + LANES <= n);
             // SAFETY: the eight elements from `8i` are inside `xs` (asserted above).
             unsafe {
                 let v = _mm256_loadu_ps(p.add(i * LANES));
@@ -376,7 +403,23 @@ mod x86 {
                     _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
                 )
             }
-        })
+        };
+        // Two lines a step, two groups ahead.
+        let ahead = move |i: usize| {
+            prefetch(p.wrapping_add(i));
+            prefetch(p.wrapping_add(i + 16));
+        };
+        with_term(n, term, sums, load, |i: usize| term.of(xs[i]), ahead)
+    }
+
+    /// Asks for the cache line at `p` (any address: a prefetch never faults). Measured on
+    /// 10^7 elements from memory: the hardware prefetcher alone kept one thread's min/max at
+    /// 6.4 GB/s, where asking a few lines ahead reaches 8.9; float32 sums on two threads went
+    /// from 2.8 to 1.5 ms.
+    #[inline(always)]
+    fn prefetch<T>(p: *const T) {
+        // SAFETY: AVX2 (so SSE) is enabled in every caller; prefetching reads nothing.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
     }
 
     /// Running extremes of the whole leaves at the start of `xs`, as [`super::Extremes`] keeps
@@ -385,6 +428,7 @@ mod x86 {
     /// was seen, and how many elements that covers; `None` if there is no whole leaf.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn extremes_f32(xs: &[f32]) -> Option<Extremes> {
+        const AHEAD: usize = 512;
         let whole = xs.len() / LEAF * LEAF;
         if whole == 0 {
             return None;
@@ -393,6 +437,7 @@ mod x86 {
         let first = _mm256_set1_ps(xs[0]);
         let (mut lo, mut hi, mut nan) = ([first; 2], [first; 2], [_mm256_setzero_ps(); 2]);
         for c in xs[..whole].chunks_exact(EXT_LANES) {
+            prefetch(c.as_ptr().wrapping_add(AHEAD));
             for r in 0..2 {
                 // SAFETY: `c` holds sixteen elements.
                 let x = unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * r)) };
@@ -416,6 +461,7 @@ mod x86 {
     /// [`extremes_f32`] for `float64` elements.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn extremes_f64(xs: &[f64]) -> Option<Extremes> {
+        const AHEAD: usize = 256;
         let whole = xs.len() / LEAF * LEAF;
         if whole == 0 {
             return None;
@@ -424,6 +470,7 @@ mod x86 {
         let first = _mm256_set1_pd(xs[0]);
         let (mut lo, mut hi, mut nan) = ([first; 4], [first; 4], [_mm256_setzero_pd(); 4]);
         for c in xs[..whole].chunks_exact(EXT_LANES) {
+            prefetch(c.as_ptr().wrapping_add(AHEAD));
             for r in 0..4 {
                 // SAFETY: `c` holds sixteen elements.
                 let x = unsafe { _mm256_loadu_pd(c.as_ptr().add(4 * r)) };
@@ -444,16 +491,18 @@ mod x86 {
         Some((l, h, _mm256_movemask_pd(any) != 0, whole))
     }
 
-    /// Whole-leaf sums of `float64` elements.
+    /// Leaf sums of `float64` elements.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn leaf_sums_f64(xs: &[f64], term: Term, sums: &mut [f64]) -> usize {
-        let whole = xs.len() / LEAF * LEAF;
+        let n = xs.len();
         let p = xs.as_ptr();
-        with_term(whole, term, sums, |i| {
-            assert!(i * LANES + LANES <= whole);
+        let load = move |i: usize| {
+            assert!(i * LANES + LANES <= n);
             // SAFETY: the eight elements from `8i` are inside `xs` (asserted above).
             unsafe { (_mm256_loadu_pd(p.add(i * LANES)), _mm256_loadu_pd(p.add(i * LANES + 4))) }
-        })
+        };
+        // Asking ahead here made one thread slower (10.5 ms against 7 on 10^7 elements).
+        with_term(n, term, sums, load, |i: usize| term.of(xs[i]), |_| {})
     }
 }
 
