@@ -16,6 +16,14 @@ __all__ = [
     "max",
     "mean",
     "min",
+    "move_argmax",
+    "move_argmin",
+    "move_max",
+    "move_mean",
+    "move_min",
+    "move_std",
+    "move_sum",
+    "move_var",
     "nanargmax",
     "nanargmin",
     "nanmax",
@@ -156,3 +164,69 @@ def nanargmin(
 def nanargmax(
     a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
 ) -> _Result: ...
+def move_sum(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_mean(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_var(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    ddof: float = 0.0,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_std(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    ddof: float = 0.0,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_min(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_max(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_argmin(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_argmax(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...

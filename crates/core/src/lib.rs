@@ -21,6 +21,7 @@ pub mod dtype;
 mod engine;
 pub mod error;
 pub mod gate;
+pub mod moving;
 pub mod npy;
 pub mod pool;
 pub mod reduce;
@@ -31,6 +32,7 @@ pub use describe::{Partial, Summary, describe};
 pub use dtype::{Bool, ByteOrder, DType, Element};
 pub use error::{Error, Result};
 pub use gate::{AnyArray, AnyView, CopyPolicy, CopyReason, RawLayout, Source};
+pub use moving::{MoveOp, Window, moving, moving_into};
 pub use reduce::{
     Axes, Moments, Reduce, Reduced, Warning, argmax, argmin, max, mean, min, std, sum, var,
 };

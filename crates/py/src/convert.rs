@@ -100,6 +100,18 @@ impl<'a> Memory<'a> {
     }
 }
 
+/// A fresh C-order NumPy array of `shape` whose elements are not yet written, for a kernel that
+/// writes every one of them (as `numpy.empty`; large ones get NumPy's huge pages, and each
+/// page is first touched by the thread that writes it).
+pub(crate) fn empty<'py, T: numpy::Element>(
+    py: Python<'py>,
+    shape: &[usize],
+) -> Bound<'py, numpy::PyArrayDyn<T>> {
+    // SAFETY: only plain numbers (f32/f64) are created so; no Rust code reads them before the
+    // kernel has written them, and on an error the array is dropped unseen.
+    unsafe { numpy::PyArrayDyn::<T>::new(py, shape, false) }
+}
+
 /// A result array as NumPy returns it: a NumPy scalar when 0-d, cast to float16 when asked.
 pub(crate) fn to_numpy(py: Python<'_>, values: AnyArray, half: bool) -> PyResult<Py<PyAny>> {
     fn arr<T: numpy::Element>(py: Python<'_>, a: ArrayD<T>) -> Bound<'_, PyAny> {

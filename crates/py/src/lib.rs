@@ -7,6 +7,7 @@
 mod convert;
 mod error;
 mod layout;
+mod moving;
 mod reductions;
 mod run;
 
@@ -19,6 +20,10 @@ mod _native {
 
     #[pymodule_export]
     use crate::layout::{Layout, get_num_threads, inspect, read_probe, set_num_threads};
+    #[pymodule_export]
+    use crate::moving::{
+        move_argmax, move_argmin, move_max, move_mean, move_min, move_std, move_sum, move_var,
+    };
     #[pymodule_export]
     use crate::reductions::{
         Summary, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin, nanmax, nanmean,

@@ -1,0 +1,533 @@
+//! Moving-window statistics along one axis, as bottleneck's `move_*` functions.
+//!
+//! Output `i` of a lane covers the window `max(0, i - window + 1)..=i`; NaN are skipped, and a
+//! window with fewer than `min_count` other values gives NaN. Each lane is cut into segments
+//! of a fixed length (depending only on the window), and every segment starts from its own
+//! window, recomputed, so that rounding errors of the running sums never travel further than
+//! one segment, segments can run on any thread, and results are the same for any thread count.
+//!
+//! Sums run on values shifted by the first value of their segment's window and count infinite
+//! values apart, so that a large offset does not cost precision and one infinity does not
+//! poison the rest of the series (bottleneck's running sums give NaN there). Minima and maxima
+//! use a monotone deque (linear time); on ties the newest value wins, as in bottleneck.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::{Mutex, PoisonError};
+
+use ndarray::{ArrayD, ArrayView1, ArrayViewD, ArrayViewMut1, ArrayViewMutD, Axis, Zip};
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::pool;
+
+/// A moving-window statistic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MoveOp {
+    /// Sum of the values.
+    Sum,
+    /// Mean of the values.
+    Mean,
+    /// Variance with divisor `count - ddof`.
+    Var(f64),
+    /// Standard deviation with divisor `count - ddof`.
+    Std(f64),
+    /// Minimum.
+    Min,
+    /// Maximum.
+    Max,
+    /// Distance of the minimum from the window's right end (0 = newest).
+    ArgMin,
+    /// Distance of the maximum from the window's right end.
+    ArgMax,
+}
+
+/// The window and where it slides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// Values in the window (at least 1, at most the axis length).
+    pub window: usize,
+    /// Fewest non-NaN values that give a result; `None` for `window`.
+    pub min_count: Option<usize>,
+    /// The axis; negative counts from the end.
+    pub axis: isize,
+}
+
+/// Outputs per segment at least; a segment also spans four windows, so that recomputing its
+/// first window costs at most a quarter more.
+const SEGMENT: usize = 1 << 14;
+/// Below this many elements in all, one thread does everything.
+const SERIAL_BELOW: usize = 1 << 16;
+
+/// The moving statistic `op` of `a` along `w.axis`: same shape, `float32` for `float32`
+/// input, `float64` otherwise (bottleneck's dtypes).
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{moving, MoveOp, Window, NEVER};
+/// let a = array![1.0, 2.0, f64::NAN, 4.0].into_dyn();
+/// let w = Window { window: 2, min_count: Some(1), axis: -1 };
+/// let s = moving(&a.view(), MoveOp::Sum, &w, &NEVER).unwrap();
+/// assert_eq!(s.into_raw_vec_and_offset().0, vec![1.0, 3.0, 2.0, 4.0]);
+/// ```
+pub fn moving<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    op: MoveOp,
+    w: &Window,
+    cancel: &Cancel,
+) -> Result<ArrayD<T::Float>> {
+    let mut out = ArrayD::from_elem(a.raw_dim(), T::float_from_f64(f64::NAN));
+    moving_into(a, op, w, &mut out.view_mut(), cancel)?;
+    Ok(out)
+}
+
+/// [`moving`] into `out`, of `a`'s shape and any layout. Every element of `out` is written (so
+/// it may start uninitialized, as a fresh NumPy array), and by the thread that computes it.
+pub fn moving_into<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    op: MoveOp,
+    w: &Window,
+    out: &mut ArrayViewMutD<'_, T::Float>,
+    cancel: &Cancel,
+) -> Result<()> {
+    if out.shape() != a.shape() {
+        return Err(Error::Invalid(format!(
+            "out has shape {:?}, the input {:?}",
+            out.shape(),
+            a.shape()
+        )));
+    }
+    if a.ndim() == 0 {
+        return Err(Error::Invalid("moving window functions require ndim > 0".into()));
+    }
+    let axis = crate::reduce::normalize_axis(w.axis, a.ndim())?;
+    let n = a.len_of(Axis(axis));
+    if w.window < 1 || w.window > n {
+        return Err(Error::Invalid(format!(
+            "Moving window (={}) must between 1 and {n}, inclusive",
+            w.window
+        )));
+    }
+    let min_count = w.min_count.unwrap_or(w.window);
+    if min_count < 1 {
+        return Err(Error::Invalid("`min_count` must be greater than zero.".into()));
+    }
+    if min_count > w.window {
+        return Err(Error::Invalid(format!(
+            "min_count ({min_count}) cannot be greater than window ({})",
+            w.window
+        )));
+    }
+    let job = Job { op, window: w.window, min_count };
+    let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
+    let lanes = a.len() / n;
+    if lanes == 1 && !serial {
+        // One long series: its segments are shared out.
+        let (Some(lane), Some(mut o)) =
+            (a.lanes(Axis(axis)).into_iter().next(), out.lanes_mut(Axis(axis)).into_iter().next())
+        else {
+            return Ok(());
+        };
+        let xs = contiguous(&lane);
+        let mut buf = Vec::new();
+        let dst = output_slice(&mut o, &mut buf, n);
+        let seg = job.segment();
+        pool::install(|| {
+            dst.par_chunks_mut(seg).enumerate().try_for_each(|(k, d)| {
+                cancel.check()?;
+                job.run(&xs, k * seg, d);
+                Ok::<_, Error>(())
+            })
+        })?;
+        finish_output(&mut o, &buf);
+        return Ok(());
+    }
+    let failed = Mutex::new(None);
+    let one = |x: ArrayView1<'_, T>, mut o: ArrayViewMut1<'_, T::Float>| {
+        if cancel.check().is_err() {
+            *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(Error::Cancelled);
+            return;
+        }
+        let xs = contiguous(&x);
+        let mut buf = Vec::new();
+        let dst = output_slice(&mut o, &mut buf, n);
+        let seg = job.segment();
+        for (k, d) in dst.chunks_mut(seg).enumerate() {
+            job.run(&xs, k * seg, d);
+        }
+        finish_output(&mut o, &buf);
+    };
+    let zip = Zip::from(a.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
+    if serial {
+        zip.for_each(one);
+    } else {
+        pool::install(|| zip.par_for_each(one));
+    }
+    match failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The lane's values as a slice: borrowed when contiguous, else copied.
+fn contiguous<'a, T: Element>(lane: &'a ArrayView1<'_, T>) -> Cow<'a, [T]> {
+    match lane.as_slice() {
+        Some(xs) => Cow::Borrowed(xs),
+        None => Cow::Owned(lane.to_vec()),
+    }
+}
+
+/// Where a lane's outputs are written: the lane itself when contiguous, else `buf`.
+fn output_slice<'b, O: Copy + Default>(
+    o: &'b mut ArrayViewMut1<'_, O>,
+    buf: &'b mut Vec<O>,
+    n: usize,
+) -> &'b mut [O] {
+    if o.as_slice_mut().is_some() {
+        return o.as_slice_mut().expect("checked contiguous");
+    }
+    buf.resize(n, O::default());
+    buf
+}
+
+/// Copies `buf` into a strided output lane (nothing to do when the lane was written directly).
+fn finish_output<O: Copy>(o: &mut ArrayViewMut1<'_, O>, buf: &[O]) {
+    if !buf.is_empty() {
+        o.iter_mut().zip(buf).for_each(|(d, &x)| *d = x);
+    }
+}
+
+/// One moving statistic over lanes of a fixed window.
+#[derive(Clone, Copy)]
+struct Job {
+    op: MoveOp,
+    window: usize,
+    min_count: usize,
+}
+
+impl Job {
+    /// Outputs per segment.
+    fn segment(self) -> usize {
+        SEGMENT.max(4 * self.window)
+    }
+
+    /// Writes outputs `start..start + out.len()` of the lane `xs`.
+    fn run<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+        match self.op {
+            MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_) => {
+                self.sums(xs, start, out);
+            }
+            MoveOp::Min | MoveOp::ArgMin => self.extremes(xs, start, out, false),
+            MoveOp::Max | MoveOp::ArgMax => self.extremes(xs, start, out, true),
+        }
+    }
+
+    /// Sum, mean, variance and standard deviation from running shifted sums.
+    fn sums<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+        let w = self.window;
+        let first = start.saturating_sub(w - 1);
+        let shift = xs[first..start + out.len()]
+            .iter()
+            .map(|x| x.to_f64())
+            .find(|v| v.is_finite())
+            .unwrap_or(0.0);
+        let lo = start.saturating_sub(w);
+        if xs[lo..start + out.len()].iter().all(|x| x.to_f64().is_finite()) {
+            let (xs, o) = (xs, &mut *out);
+            match self.op {
+                MoveOp::Sum => self.finite_sums(xs, start, o, shift, |n, s1, _| shift * n + s1),
+                MoveOp::Mean => self.finite_sums(xs, start, o, shift, |n, s1, _| shift + s1 / n),
+                MoveOp::Var(d) => {
+                    self.finite_sums(xs, start, o, shift, |n, s1, s2| variance(n, s1, s2, d));
+                }
+                MoveOp::Std(d) => {
+                    self.finite_sums(xs, start, o, shift, |n, s1, s2| {
+                        variance(n, s1, s2, d).sqrt()
+                    });
+                }
+                _ => unreachable!("only sums here"),
+            }
+            return;
+        }
+        let mut s = Sums { shift, ..Sums::default() };
+        for &x in &xs[lo..start] {
+            s.add(x.to_f64());
+        }
+        for (i, o) in (start..).zip(out.iter_mut()) {
+            s.add(xs[i].to_f64());
+            if i >= w {
+                s.remove(xs[i - w].to_f64());
+            }
+            let v = if s.count < self.min_count {
+                f64::NAN
+            } else {
+                match self.op {
+                    MoveOp::Sum => s.sum(),
+                    MoveOp::Mean => s.mean(),
+                    MoveOp::Var(ddof) => s.var(ddof),
+                    MoveOp::Std(ddof) => s.var(ddof).sqrt(),
+                    _ => unreachable!("only sums here"),
+                }
+            };
+            *o = T::float_from_f64(v);
+        }
+    }
+
+    /// [`Job::sums`] for a stretch without NaN or infinity: every window past the first `window`
+    /// outputs is full, and each step adds the difference of the new and the old value (one
+    /// addition in each chain of dependent additions, the loop's speed limit).
+    #[inline]
+    fn finite_sums<T: Element>(
+        self,
+        xs: &[T],
+        start: usize,
+        out: &mut [T::Float],
+        shift: f64,
+        value: impl Fn(f64, f64, f64) -> f64,
+    ) {
+        let w = self.window;
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for x in &xs[start.saturating_sub(w)..start] {
+            let d = x.to_f64() - shift;
+            s1 += d;
+            s2 += d * d;
+        }
+        for (i, o) in (start..).zip(out.iter_mut()) {
+            let new = xs[i].to_f64() - shift;
+            let n = if i >= w {
+                let old = xs[i - w].to_f64() - shift;
+                s1 += new - old;
+                s2 += (new - old) * (new + old);
+                w
+            } else {
+                s1 += new;
+                s2 += new * new;
+                i + 1
+            };
+            let v = if n < self.min_count { f64::NAN } else { value(n as f64, s1, s2) };
+            *o = T::float_from_f64(v);
+        }
+    }
+
+    /// Minimum, maximum or their positions, from a monotone deque of indices.
+    fn extremes<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float], max: bool) {
+        let w = self.window;
+        // `x` pushes out the older candidates it beats or ties (the newest wins ties).
+        let beats = |x: T, y: T| if max { !x.less(y) } else { !y.less(x) };
+        let mut deque: VecDeque<usize> = VecDeque::with_capacity(w.min(out.len() + w));
+        let mut count = 0usize;
+        let push = |deque: &mut VecDeque<usize>, count: &mut usize, i: usize| {
+            let x = xs[i];
+            if x.is_nan() {
+                return;
+            }
+            *count += 1;
+            while deque.back().is_some_and(|&b| beats(x, xs[b])) {
+                deque.pop_back();
+            }
+            deque.push_back(i);
+        };
+        for i in start.saturating_sub(w)..start {
+            push(&mut deque, &mut count, i);
+        }
+        for (i, o) in (start..).zip(out.iter_mut()) {
+            push(&mut deque, &mut count, i);
+            if i >= w {
+                let old = i - w;
+                if !xs[old].is_nan() {
+                    count -= 1;
+                }
+                if deque.front() == Some(&old) {
+                    deque.pop_front();
+                }
+            }
+            let v = match deque.front() {
+                Some(&f) if count >= self.min_count => match self.op {
+                    MoveOp::ArgMin | MoveOp::ArgMax => (i - f) as f64,
+                    _ => xs[f].to_f64(),
+                },
+                _ => f64::NAN,
+            };
+            *o = T::float_from_f64(v);
+        }
+    }
+}
+
+/// Running sums of the finite values of a window, shifted by `shift`, and counts of the rest.
+#[derive(Default)]
+struct Sums {
+    shift: f64,
+    /// Values that are not NaN.
+    count: usize,
+    s1: f64,
+    s2: f64,
+    pos_inf: usize,
+    neg_inf: usize,
+}
+
+impl Sums {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        if v.is_nan() {
+            return;
+        }
+        self.count += 1;
+        if v.is_finite() {
+            let d = v - self.shift;
+            self.s1 += d;
+            self.s2 += d * d;
+        } else if v > 0.0 {
+            self.pos_inf += 1;
+        } else {
+            self.neg_inf += 1;
+        }
+    }
+
+    #[inline]
+    fn remove(&mut self, v: f64) {
+        if v.is_nan() {
+            return;
+        }
+        self.count -= 1;
+        if v.is_finite() {
+            let d = v - self.shift;
+            self.s1 -= d;
+            self.s2 -= d * d;
+        } else if v > 0.0 {
+            self.pos_inf -= 1;
+        } else {
+            self.neg_inf -= 1;
+        }
+    }
+
+    fn finite(&self) -> usize {
+        self.count - self.pos_inf - self.neg_inf
+    }
+
+    fn infinite(&self) -> Option<f64> {
+        match (self.pos_inf > 0, self.neg_inf > 0) {
+            (true, true) => Some(f64::NAN),
+            (true, false) => Some(f64::INFINITY),
+            (false, true) => Some(f64::NEG_INFINITY),
+            (false, false) => None,
+        }
+    }
+
+    fn sum(&self) -> f64 {
+        self.infinite().unwrap_or_else(|| self.shift * self.finite() as f64 + self.s1)
+    }
+
+    fn mean(&self) -> f64 {
+        self.infinite().unwrap_or_else(|| self.shift + self.s1 / self.count as f64)
+    }
+
+    fn var(&self, ddof: f64) -> f64 {
+        if self.infinite().is_some() {
+            return f64::NAN;
+        }
+        variance(self.count as f64, self.s1, self.s2, ddof)
+    }
+}
+
+/// The variance of `n` values from their shifted sum and sum of squares (never negative).
+#[inline]
+fn variance(n: f64, s1: f64, s2: f64, ddof: f64) -> f64 {
+    (s2 - s1 * s1 / n).max(0.0) / (n - ddof).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::IxDyn;
+
+    /// The statistic of each window computed directly.
+    fn direct(xs: &[f64], op: MoveOp, w: usize, min_count: usize) -> Vec<f64> {
+        (0..xs.len())
+            .map(|i| {
+                let win = &xs[(i + 1).saturating_sub(w)..=i];
+                let vals: Vec<(usize, f64)> =
+                    win.iter().copied().enumerate().filter(|(_, v)| !v.is_nan()).collect();
+                if vals.len() < min_count {
+                    return f64::NAN;
+                }
+                let n = vals.len() as f64;
+                let mean = vals.iter().map(|p| p.1).sum::<f64>() / n;
+                let m2 = vals.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>();
+                let pick = |max: bool| {
+                    // Newest wins ties.
+                    let mut best = vals[0];
+                    for &p in &vals[1..] {
+                        if (max && p.1 >= best.1) || (!max && p.1 <= best.1) {
+                            best = p;
+                        }
+                    }
+                    best
+                };
+                match op {
+                    MoveOp::Sum => vals.iter().map(|p| p.1).sum(),
+                    MoveOp::Mean => mean,
+                    MoveOp::Var(d) => m2 / (n - d),
+                    MoveOp::Std(d) => (m2 / (n - d)).sqrt(),
+                    MoveOp::Min => pick(false).1,
+                    MoveOp::Max => pick(true).1,
+                    MoveOp::ArgMin => (win.len() - 1 - pick(false).0) as f64,
+                    MoveOp::ArgMax => (win.len() - 1 - pick(true).0) as f64,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_statistic_matches_the_direct_computation_across_segments() {
+        let n = 2 * SEGMENT + 77;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| if i % 13 == 5 { f64::NAN } else { ((i * 7919) % 101) as f64 - 50.0 })
+            .collect();
+        let a = ArrayD::from_shape_vec(IxDyn(&[n]), xs.clone()).unwrap();
+        for op in [
+            MoveOp::Sum,
+            MoveOp::Mean,
+            MoveOp::Var(0.0),
+            MoveOp::Std(1.0),
+            MoveOp::Min,
+            MoveOp::Max,
+            MoveOp::ArgMin,
+            MoveOp::ArgMax,
+        ] {
+            for (w, mc) in [(1, 1), (5, 3), (40, 40)] {
+                let win = Window { window: w, min_count: Some(mc), axis: 0 };
+                let got = moving(&a.view(), op, &win, &crate::cancel::NEVER).unwrap();
+                let want = direct(&xs, op, w, mc);
+                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                    let ok = (g.is_nan() && e.is_nan()) || (g - e).abs() <= 1e-9 * (1.0 + e.abs());
+                    assert!(ok, "{op:?} window {w} at {i}: {g} against {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn infinities_leave_later_windows_alone() {
+        let xs = [1.0, f64::INFINITY, 2.0, 3.0, f64::NEG_INFINITY, 4.0, 5.0];
+        let a = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs.to_vec()).unwrap();
+        let w = Window { window: 2, min_count: None, axis: 0 };
+        let s = moving(&a.view(), MoveOp::Sum, &w, &crate::cancel::NEVER).unwrap();
+        let s = s.into_raw_vec_and_offset().0;
+        assert!(s[0].is_nan());
+        assert_eq!(
+            &s[1..],
+            &[f64::INFINITY, f64::INFINITY, 5.0, f64::NEG_INFINITY, f64::NEG_INFINITY, 9.0]
+        );
+    }
+
+    #[test]
+    fn bad_windows_are_refused() {
+        let a = ArrayD::<f64>::zeros(IxDyn(&[4]));
+        for (window, min_count) in [(0, None), (5, None), (3, Some(0)), (3, Some(4))] {
+            let w = Window { window, min_count, axis: 0 };
+            assert!(moving(&a.view(), MoveOp::Sum, &w, &crate::cancel::NEVER).is_err());
+        }
+    }
+}

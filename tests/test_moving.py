@@ -1,0 +1,189 @@
+"""Moving windows against bottleneck (the reference) and against each window computed directly."""
+
+from __future__ import annotations
+
+import bottleneck as bn
+import numpy as np
+import pytest
+
+import nocopy as nc
+
+from layouts import LAYOUTS, values
+
+MOVERS = [
+    "move_sum",
+    "move_mean",
+    "move_var",
+    "move_std",
+    "move_min",
+    "move_max",
+    "move_argmin",
+    "move_argmax",
+]
+# bottleneck's own dtypes; other integer widths and bool take its slow path, same results.
+DTYPES = [np.float64, np.float32, np.int64, np.int32, np.int16, np.uint8, np.bool_]
+
+
+def expected_dtype(dtype) -> np.dtype:
+    return np.dtype(np.float32 if np.dtype(dtype) == np.float32 else np.float64)
+
+
+def check(got: np.ndarray, want: np.ndarray, dtype, name: str = "") -> None:
+    assert got.dtype == want.dtype
+    assert got.shape == want.shape
+    rtol = 1e-5 if np.dtype(dtype) == np.float32 else 1e-10
+    # bottleneck's running variance leaves noise of about sqrt(eps) * scale in a standard
+    # deviation whose exact value is 0 (a window of equal values); nocopy gives the 0.
+    atol = (
+        3e-3 if name == "move_std" and rtol == 1e-5 else 1e-6 if name == "move_std" else rtol * 10
+    )
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", MOVERS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("window_min_count", [(1, None), (3, None), (3, 1), (7, 2)])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_matches_bottleneck(name, dtype, window_min_count, axis):
+    window, min_count = window_min_count
+    a = values(dtype, (9, 7), seed=2)
+    if np.dtype(dtype).kind == "f":
+        a[1, 2] = a[4, 4] = a[5, 4] = np.nan
+    before = a.copy()
+    got = getattr(nc, name)(a, window, min_count=min_count, axis=axis)
+    if np.dtype(dtype) == np.float32:
+        # nocopy accumulates float32 in float64; bottleneck's float32 running sums drift (a
+        # window of one value gets a standard deviation of 0.01), so its float64 answer,
+        # rounded, is the reference.
+        want = getattr(bn, name)(a.astype(np.float64), window, min_count=min_count, axis=axis)
+        want = want.astype(np.float32)
+    else:
+        want = getattr(bn, name)(a, window, min_count=min_count, axis=axis)
+    check(got, want, dtype, name)
+    assert got.dtype == expected_dtype(dtype)
+    np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("name", ["move_sum", "move_std", "move_max", "move_argmin"])
+def test_every_layout(layout, name, tmp_path):
+    base = values(np.float64, (7, 5), seed=4)
+    a = LAYOUTS[layout](base, tmp_path)
+    for axis in (0, 1):
+        got = getattr(nc, name)(a, 3, min_count=2, axis=axis)
+        want = getattr(bn, name)(np.array(a, dtype=np.float64), 3, min_count=2, axis=axis)
+        check(got, want, np.float64, name)
+
+
+@pytest.mark.parametrize("name", ["move_var", "move_std"])
+def test_ddof(name):
+    a = values(np.float64, (50,), seed=5)
+    a[[3, 17]] = np.nan
+    for ddof in (0, 1, 2):
+        check(
+            getattr(nc, name)(a, 6, min_count=3, ddof=ddof),
+            getattr(bn, name)(a, 6, min_count=3, ddof=ddof),
+            np.float64,
+            name,
+        )
+
+
+def direct(a: np.ndarray, name: str, window: int) -> np.ndarray:
+    """Each full window computed on its own (the exact reference at the end of a long series)."""
+    out = np.full(a.shape, np.nan)
+    for i in range(window - 1, len(a)):
+        w = a[i - window + 1 : i + 1]
+        out[i] = {
+            "move_sum": np.sum,
+            "move_mean": np.mean,
+            "move_var": np.var,
+            "move_std": np.std,
+        }[name](w)
+    return out
+
+
+@pytest.mark.parametrize("name", ["move_sum", "move_mean", "move_var", "move_std"])
+def test_no_drift_over_ten_million_steps_with_a_large_offset(name):
+    rng = np.random.default_rng(11)
+    a = 1e9 + rng.standard_normal(10_000_000)
+    got = getattr(nc, name)(a, 100)
+    tail = a[-1000:]
+    want = direct(tail, name, 100)
+    np.testing.assert_allclose(got[-901:], want[-901:], rtol=1e-9 if "var" in name else 1e-12)
+    if name == "move_var":
+        assert np.nanmin(got) >= 0.0
+
+
+def test_infinities_do_not_poison_later_windows():
+    a = np.array([1.0, np.inf, 2.0, 3.0, -np.inf, 4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(
+        nc.move_sum(a, 2), [np.nan, np.inf, np.inf, 5.0, -np.inf, -np.inf, 9.0, 11.0]
+    )
+    np.testing.assert_array_equal(nc.move_mean(a, 3, min_count=1)[-3:], [-np.inf, -np.inf, 5.0])
+    both = np.array([np.inf, -np.inf, 1.0, 2.0])
+    np.testing.assert_array_equal(nc.move_sum(both, 2), [np.nan, np.nan, -np.inf, 3.0])
+    assert np.isnan(nc.move_var(a, 3)[3])
+    np.testing.assert_array_equal(nc.move_var(a, 2)[-1], 0.25)
+
+
+def test_extremes_on_ties_and_signed_zeros_follow_bottleneck():
+    a = np.array([3.0, 1.0, 1.0, 2.0, 5.0, -0.0, 0.0, 0.0, 3.0])
+    for name in ("move_min", "move_max", "move_argmin", "move_argmax"):
+        got = getattr(nc, name)(a, 3)
+        want = getattr(bn, name)(a, 3)
+        assert got.tobytes() == want.tobytes(), name
+
+
+@pytest.mark.parametrize(
+    "shape_axis", [((300_000,), 0), ((40_000, 9), 0), ((9, 40_000), 1)], ids=["1d", "cols", "rows"]
+)
+def test_same_result_on_any_thread_count(shape_axis):
+    shape, axis = shape_axis
+    a = np.random.default_rng(1).standard_normal(shape) * 5 + 1e6
+    a.flat[::31] = np.nan
+    runs = []
+    for n in (1, 2, 3):
+        with nc.threads(n):
+            runs.append(
+                b"".join(
+                    getattr(nc, name)(a, 500, min_count=100, axis=axis).tobytes() for name in MOVERS
+                )
+            )
+    assert runs[1] == runs[0] and runs[2] == runs[0]
+    check(
+        nc.move_std(a, 500, min_count=100, axis=axis),
+        bn.move_std(a, 500, 100, axis),
+        np.float64,
+        "move_std",
+    )
+
+
+def test_bad_arguments_raise_what_bottleneck_raises():
+    a = np.arange(6.0)
+    cases = [
+        dict(window=0),
+        dict(window=7),
+        dict(window=-1),
+        dict(window=3, min_count=0),
+        dict(window=3, min_count=-2),
+        dict(window=3, min_count=4),
+        dict(window=3, axis=1),
+    ]
+
+    def message(fn, kw) -> str:
+        try:
+            fn(a, **kw)
+        except ValueError as e:
+            return str(e)
+        raise AssertionError(f"{fn.__name__}({kw}) did not raise")
+
+    for kw in cases:
+        theirs, ours = message(bn.move_sum, kw), message(nc.move_sum, kw)
+        if "axis" not in kw:
+            assert ours == theirs, kw
+    with pytest.raises(TypeError, match="`window` must be an integer"):
+        nc.move_mean(a, 2.5)
+    with pytest.raises(ValueError, match="ndim > 0"):
+        nc.move_sum(np.float64(1.0), 1)
+    with pytest.raises(ValueError, match="between 1 and 0"):
+        nc.move_sum(np.zeros((2, 0)), 1)
