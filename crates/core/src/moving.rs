@@ -311,10 +311,76 @@ impl Job {
         }
     }
 
-    /// Minimum, maximum or their positions, from a monotone deque of indices.
+    /// Minimum, maximum or their positions. The best value is kept until it leaves the window,
+    /// and only then is the window scanned again: on most data the best lives long and this
+    /// costs a comparison per step. Data that makes the scans too frequent (a steady trend)
+    /// hand the rest of the segment to the monotone deque, linear whatever the data.
     fn extremes<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float], max: bool) {
         let w = self.window;
-        // `x` pushes out the older candidates it beats or ties (the newest wins ties).
+        // `x` replaces a best it beats or ties (the newest wins ties, as in bottleneck).
+        let beats = |x: T, y: T| if max { !x.less(y) } else { !y.less(x) };
+        // The newest best of `xs[from..to]`: its value in one pass (branch-free, so it
+        // vectorizes), then its last position in a second.
+        let scan = |from: usize, to: usize| {
+            let s = &xs[from..to];
+            let first = s.iter().position(|x| !x.is_nan())?;
+            let m = if max {
+                s[first..].iter().fold(s[first], |m, &x| if m.less(x) { x } else { m })
+            } else {
+                s[first..].iter().fold(s[first], |m, &x| if x.less(m) { x } else { m })
+            };
+            s.iter().rposition(|&x| !x.is_nan() && !x.less(m) && !m.less(x)).map(|p| from + p)
+        };
+        let lo = start.saturating_sub(w);
+        let mut best = scan(lo, start);
+        let mut count = xs[lo..start].iter().filter(|x| !x.is_nan()).count();
+        let mut scanned = 0usize;
+        for (k, i) in (start..start + out.len()).enumerate() {
+            if scanned > 4 * k + 2 * w {
+                self.deque_extremes(xs, i, &mut out[k..], max);
+                return;
+            }
+            let x = xs[i];
+            if !x.is_nan() {
+                count += 1;
+                if best.is_none_or(|b| beats(x, xs[b])) {
+                    best = Some(i);
+                }
+            }
+            if i >= w {
+                let old = i - w;
+                if !xs[old].is_nan() {
+                    count -= 1;
+                }
+                if best == Some(old) {
+                    best = scan(old + 1, i + 1);
+                    scanned += w;
+                }
+            }
+            out[k] = T::float_from_f64(self.extreme_value(xs, i, best, count));
+        }
+    }
+
+    /// What the output at `i` is, given the index of the window's best value.
+    fn extreme_value<T: Element>(
+        self,
+        xs: &[T],
+        i: usize,
+        best: Option<usize>,
+        count: usize,
+    ) -> f64 {
+        match best {
+            Some(f) if count >= self.min_count => match self.op {
+                MoveOp::ArgMin | MoveOp::ArgMax => (i - f) as f64,
+                _ => xs[f].to_f64(),
+            },
+            _ => f64::NAN,
+        }
+    }
+
+    /// [`Job::extremes`] from a monotone deque of indices.
+    fn deque_extremes<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float], max: bool) {
+        let w = self.window;
         let beats = |x: T, y: T| if max { !x.less(y) } else { !y.less(x) };
         let mut deque: VecDeque<usize> = VecDeque::with_capacity(w.min(out.len() + w));
         let mut count = 0usize;
@@ -343,14 +409,7 @@ impl Job {
                     deque.pop_front();
                 }
             }
-            let v = match deque.front() {
-                Some(&f) if count >= self.min_count => match self.op {
-                    MoveOp::ArgMin | MoveOp::ArgMax => (i - f) as f64,
-                    _ => xs[f].to_f64(),
-                },
-                _ => f64::NAN,
-            };
-            *o = T::float_from_f64(v);
+            *o = T::float_from_f64(self.extreme_value(xs, i, deque.front().copied(), count));
         }
     }
 }
@@ -504,6 +563,25 @@ mod tests {
                     let ok = (g.is_nan() && e.is_nan()) || (g - e).abs() <= 1e-9 * (1.0 + e.abs());
                     assert!(ok, "{op:?} window {w} at {i}: {g} against {e}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn extremes_of_a_trend_match_the_direct_computation() {
+        // A rising series makes the minimum leave every window at once (the deque takes over
+        // from rescanning); the maximum is the newest value each time.
+        let n = SEGMENT + 500;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| if i % 97 == 1 { f64::NAN } else { i as f64 * 0.5 + ((i * 31) % 7) as f64 })
+            .collect();
+        let a = ArrayD::from_shape_vec(IxDyn(&[n]), xs.clone()).unwrap();
+        for op in [MoveOp::Min, MoveOp::Max, MoveOp::ArgMin, MoveOp::ArgMax] {
+            let win = Window { window: 40, min_count: Some(30), axis: 0 };
+            let got = moving(&a.view(), op, &win, &crate::cancel::NEVER).unwrap();
+            let want = direct(&xs, op, 40, 30);
+            for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                assert!(g.to_bits() == e.to_bits(), "{op:?} at {i}: {g} against {e}");
             }
         }
     }
