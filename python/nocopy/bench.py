@@ -178,6 +178,31 @@ def workloads(quick: bool) -> list[Row]:
             xnan.nbytes,
             ">=1.5x",
         )
+        narrow = table[:, :16]  # (1e6, 16): rows of 16 of the 32 columns
+        narrow = np.ascontiguousarray(narrow)
+        for name in ("move_mean", "move_sum", "move_std"):
+            add(
+                f"{name} 1e7, window 100",
+                lambda f=name: getattr(nc, f)(x64, 100),
+                lambda f=name: getattr(bn, f)(x64, 100),
+                "bottleneck",
+                goal=">=1.5x",
+            )
+            add(
+                f"{name} (1e6, 16) axis 0, window 50",
+                lambda f=name: getattr(nc, f)(narrow, 50, axis=0),
+                lambda f=name: getattr(bn, f)(narrow, 50, axis=0),
+                "bottleneck",
+                goal=">=2x",
+            )
+        for name in ("move_min", "move_max"):
+            add(
+                f"{name} 1e7, window 100",
+                lambda f=name: getattr(nc, f)(x64, 100),
+                lambda f=name: getattr(bn, f)(x64, 100),
+                "bottleneck",
+                goal=">=2x",
+            )
     except ImportError:
         print("(bottleneck is not installed: its rows are skipped; pip install bottleneck)")
     add(

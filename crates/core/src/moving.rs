@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
-use ndarray::{ArrayD, ArrayView1, ArrayViewD, ArrayViewMut1, ArrayViewMutD, Axis, Zip};
+use ndarray::{
+    ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMutD, Axis, Ix2, Zip, s,
+};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
@@ -123,6 +125,25 @@ pub fn moving_into<T: Element>(
     let job = Job { op, window: w.window, min_count };
     let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
     let lanes = a.len() / n;
+    if let (Ok(table), Some(dst)) = (a.view().into_dimensionality::<Ix2>(), out.as_slice_mut())
+        && axis == 0
+        && lanes > 1
+        && table.strides()[1] == 1
+    {
+        // A C-order table down its columns: row by row, all columns at once.
+        let seg = job.segment();
+        let chunk = |(k, d): (usize, &mut [T::Float])| {
+            cancel.check()?;
+            job.table_segment(&table, k * seg, d);
+            Ok::<_, Error>(())
+        };
+        if serial {
+            dst.chunks_mut(seg * lanes).enumerate().try_for_each(chunk)?;
+        } else {
+            pool::install(|| dst.par_chunks_mut(seg * lanes).enumerate().try_for_each(chunk))?;
+        }
+        return Ok(());
+    }
     if lanes == 1 && !serial {
         // One long series: its segments are shared out.
         let (Some(lane), Some(mut o)) =
@@ -272,6 +293,98 @@ impl Job {
                 }
             };
             *o = T::float_from_f64(v);
+        }
+    }
+
+    /// Output rows `start..` (as many as `out` holds) of a table whose columns are the lanes:
+    /// the same values, bit for bit, as each column reduced alone.
+    fn table_segment<T: Element>(self, t: &ArrayView2<'_, T>, start: usize, out: &mut [T::Float]) {
+        let (w, m) = (self.window, t.ncols());
+        let rows = out.len() / m;
+        let lo = start.saturating_sub(w);
+        let part = t.slice(s![lo..start + rows, ..]);
+        let sums = matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_));
+        if sums && part.iter().all(|x| x.to_f64().is_finite()) {
+            let first = t.row(start.saturating_sub(w - 1));
+            let shift: Vec<f64> = first.iter().map(|x| x.to_f64()).collect();
+            let (first, o, sh) = (start - lo, &mut *out, &shift);
+            match self.op {
+                MoveOp::Sum => self.table_sums(&part, first, o, sh, |c, n, s1, _| c * n + s1),
+                MoveOp::Mean => self.table_sums(&part, first, o, sh, |c, n, s1, _| c + s1 / n),
+                MoveOp::Var(d) => {
+                    self.table_sums(&part, first, o, sh, |_, n, s1, s2| variance(n, s1, s2, d));
+                }
+                MoveOp::Std(d) => {
+                    let f = |_, n, s1, s2| variance(n, s1, s2, d).sqrt();
+                    self.table_sums(&part, first, o, sh, f);
+                }
+                _ => unreachable!("only sums here"),
+            }
+            return;
+        }
+        // Column by column, each from a copy of its part of the table.
+        let mut xs = Vec::with_capacity(part.nrows());
+        let mut ys = vec![T::float_from_f64(0.0); rows];
+        for (j, col) in part.columns().into_iter().enumerate() {
+            xs.clear();
+            xs.extend(col.iter().copied());
+            self.run(&xs, start - lo, &mut ys);
+            for (r, &y) in ys.iter().enumerate() {
+                out[r * m + j] = y;
+            }
+        }
+    }
+
+    /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the
+    /// rows before are the window before them). Per column the same operations in the same
+    /// order, so the same bits.
+    #[inline]
+    fn table_sums<T: Element>(
+        self,
+        part: &ArrayView2<'_, T>,
+        first: usize,
+        out: &mut [T::Float],
+        shift: &[f64],
+        value: impl Fn(f64, f64, f64, f64) -> f64,
+    ) {
+        let (w, m) = (self.window, part.ncols());
+        let (mut s1, mut s2) = (vec![0.0f64; m], vec![0.0f64; m]);
+        let row = |i: usize| part.row(i);
+        for i in 0..first {
+            for (j, &x) in row(i).iter().enumerate() {
+                let d = x.to_f64() - shift[j];
+                s1[j] += d;
+                s2[j] += d * d;
+            }
+        }
+        // `i` counts from the start of `part`, which is `w` rows before `first` or the series'
+        // start; either way a full window from `i >= w` on, as in `finite_sums`.
+        for (i, o) in (first..part.nrows()).zip(out.chunks_exact_mut(m)) {
+            let n = if i >= w { w } else { i + 1 };
+            let new_row = row(i);
+            if i >= w {
+                let old_row = row(i - w);
+                for j in 0..m {
+                    let new = new_row[j].to_f64() - shift[j];
+                    let old = old_row[j].to_f64() - shift[j];
+                    s1[j] += new - old;
+                    s2[j] += (new - old) * (new + old);
+                }
+            } else {
+                for j in 0..m {
+                    let new = new_row[j].to_f64() - shift[j];
+                    s1[j] += new;
+                    s2[j] += new * new;
+                }
+            }
+            for j in 0..m {
+                let v = if n < self.min_count {
+                    f64::NAN
+                } else {
+                    value(shift[j], n as f64, s1[j], s2[j])
+                };
+                o[j] = T::float_from_f64(v);
+            }
         }
     }
 
