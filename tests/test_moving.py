@@ -19,6 +19,8 @@ MOVERS = [
     "move_max",
     "move_argmin",
     "move_argmax",
+    "move_median",
+    "move_rank",
 ]
 # bottleneck's own dtypes; other integer widths and bool take its slow path, same results.
 DTYPES = [np.float64, np.float32, np.int64, np.int32, np.int16, np.uint8, np.bool_]

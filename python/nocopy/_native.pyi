@@ -20,7 +20,9 @@ __all__ = [
     "move_argmin",
     "move_max",
     "move_mean",
+    "move_median",
     "move_min",
+    "move_rank",
     "move_std",
     "move_sum",
     "move_var",
@@ -223,6 +225,22 @@ def move_argmin(
     copy: bool | None = None,
 ) -> np.ndarray: ...
 def move_argmax(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_median(
+    a: ArrayLike,
+    window: int,
+    min_count: int | None = None,
+    axis: int = -1,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
+def move_rank(
     a: ArrayLike,
     window: int,
     min_count: int | None = None,

@@ -44,6 +44,11 @@ pub enum MoveOp {
     ArgMin,
     /// Distance of the maximum from the window's right end.
     ArgMax,
+    /// Median (the mean of the two middle values for an even count).
+    Median,
+    /// Rank of the newest value among the window's, scaled to -1 (least) ... 1 (greatest),
+    /// ties sharing their mean rank; NaN when the newest value is NaN.
+    Rank,
 }
 
 /// The window and where it slides.
@@ -60,6 +65,8 @@ pub struct Window {
 /// Outputs per segment at least; a segment also spans four windows, so that recomputing its
 /// first window costs at most a quarter more.
 const SEGMENT: usize = 1 << 14;
+/// Median and rank keep windows up to this many values in a sorted array.
+const SORTED_UP_TO: usize = 512;
 /// Below this many elements in all, one thread does everything.
 const SERIAL_BELOW: usize = 1 << 16;
 
@@ -242,6 +249,131 @@ impl Job {
             }
             MoveOp::Min | MoveOp::ArgMin => self.extremes(xs, start, out, false),
             MoveOp::Max | MoveOp::ArgMax => self.extremes(xs, start, out, true),
+            MoveOp::Median | MoveOp::Rank => self.order_statistics(xs, start, out),
+        }
+    }
+
+    /// Median and rank. Windows up to [`SORTED_UP_TO`] values are kept sorted (a binary search
+    /// and a short move a step); longer ones use [`Job::ranked_statistics`], O(log window) a
+    /// step. Both order values as `f64::total_cmp` does, so they give the same bits.
+    fn order_statistics<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+        if self.window > SORTED_UP_TO {
+            self.ranked_statistics(xs, start, out);
+            return;
+        }
+        let w = self.window;
+        let mut sorted: Vec<f64> = Vec::with_capacity(w + 1);
+        let before = |sorted: &[f64], v: f64| sorted.partition_point(|y| y.total_cmp(&v).is_lt());
+        let step = |sorted: &mut Vec<f64>, x: T, add: bool| {
+            if x.is_nan() {
+                return;
+            }
+            let v = x.to_f64();
+            let at = before(sorted, v);
+            if add {
+                sorted.insert(at, v);
+            } else {
+                sorted.remove(at);
+            }
+        };
+        for &x in &xs[start.saturating_sub(w)..start] {
+            step(&mut sorted, x, true);
+        }
+        for (i, o) in (start..).zip(out.iter_mut()) {
+            step(&mut sorted, xs[i], true);
+            if i >= w {
+                step(&mut sorted, xs[i - w], false);
+            }
+            let newest = || {
+                let x = xs[i];
+                (!x.is_nan()).then(|| {
+                    let v = x.to_f64();
+                    let below = sorted.partition_point(|&y| y < v);
+                    (below, sorted.partition_point(|&y| y <= v) - below)
+                })
+            };
+            *o = T::float_from_f64(self.order_value(sorted.len(), |k| sorted[k - 1], newest));
+        }
+    }
+
+    /// The median or rank output of a window of `count` values, from its `k`-th smallest value
+    /// (1-based) and the values below and equal to the newest one (`None` when it is NaN).
+    fn order_value(
+        self,
+        count: usize,
+        kth: impl Fn(usize) -> f64,
+        newest: impl FnOnce() -> Option<(usize, usize)>,
+    ) -> f64 {
+        if count < self.min_count {
+            return f64::NAN;
+        }
+        if self.op == MoveOp::Median {
+            let mid = kth(count.div_ceil(2));
+            return if count.is_multiple_of(2) {
+                f64::midpoint(mid, kth(count / 2 + 1))
+            } else {
+                mid
+            };
+        }
+        match newest() {
+            None => f64::NAN,
+            Some(_) if count == 1 => 0.0,
+            // The tied values' mean 0-based rank, scaled to -1 ... 1.
+            Some((below, equal)) => {
+                2.0 * (below as f64 + (equal as f64 - 1.0) / 2.0) / (count as f64 - 1.0) - 1.0
+            }
+        }
+    }
+
+    /// Median and rank from the values' ranks in the segment: its values are sorted once, and
+    /// the window is a Fenwick tree of counts over them, so that each step (add one, drop one,
+    /// find the middle or count the smaller) takes O(log n) for a segment of n values (at most
+    /// four windows here, so O(log window)).
+    fn ranked_statistics<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+        let w = self.window;
+        let lo = start.saturating_sub(w);
+        let part = &xs[lo..start + out.len()];
+        let mut order: Vec<(f64, u32)> = (0..part.len() as u32)
+            .filter(|&i| !part[i as usize].is_nan())
+            .map(|i| (part[i as usize].to_f64(), i))
+            .collect();
+        order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+        // Identical values share a slot of the tree: `slot[i]` for element `i`, `value[k]` of slot
+        // `k` (the two zeros keep two slots, as `total_cmp` orders them).
+        let mut slot = vec![u32::MAX; part.len()];
+        let mut value: Vec<f64> = Vec::with_capacity(order.len());
+        for &(v, i) in &order {
+            if value.last().map(|l| l.to_bits()) != Some(v.to_bits()) {
+                value.push(v);
+            }
+            slot[i as usize] = (value.len() - 1) as u32;
+        }
+        let mut tree = Fenwick::new(value.len());
+        let step = |tree: &mut Fenwick, i: usize, add: bool| {
+            if slot[i] != u32::MAX {
+                tree.add(slot[i] as usize, add);
+            }
+        };
+        for i in 0..start - lo {
+            step(&mut tree, i, true);
+        }
+        for (i, o) in (start - lo..part.len()).zip(out.iter_mut()) {
+            step(&mut tree, i, true);
+            if lo + i >= w {
+                step(&mut tree, i - w, false);
+            }
+            let newest = || {
+                let k = slot[i] as usize;
+                (slot[i] != u32::MAX).then(|| {
+                    // Equal values: this slot and a neighbouring zero of the other sign.
+                    let v = value[k];
+                    let first = if k > 0 && value[k - 1] == v { k - 1 } else { k };
+                    let last = if k + 1 < value.len() && value[k + 1] == v { k + 1 } else { k };
+                    let below = tree.prefix(first) as usize;
+                    (below, tree.prefix(last + 1) as usize - below)
+                })
+            };
+            *o = T::float_from_f64(self.order_value(tree.count, |k| value[tree.kth(k)], newest));
         }
     }
 
@@ -527,6 +659,58 @@ impl Job {
     }
 }
 
+/// Counts per slot with prefix sums and order statistics in O(log n) (a binary indexed tree).
+struct Fenwick {
+    /// 1-based partial sums.
+    t: Vec<u32>,
+    /// Counts in all.
+    count: usize,
+}
+
+impl Fenwick {
+    fn new(n: usize) -> Self {
+        Fenwick { t: vec![0; n + 1], count: 0 }
+    }
+
+    /// Adds (or removes) one count at slot `k`.
+    fn add(&mut self, k: usize, add: bool) {
+        if add {
+            self.count += 1;
+        } else {
+            self.count -= 1;
+        }
+        let mut i = k + 1;
+        while i < self.t.len() {
+            self.t[i] = if add { self.t[i] + 1 } else { self.t[i] - 1 };
+            i += i & i.wrapping_neg();
+        }
+    }
+
+    /// Counts in slots `0..k`.
+    fn prefix(&self, k: usize) -> u32 {
+        let (mut i, mut s) = (k, 0);
+        while i > 0 {
+            s += self.t[i];
+            i -= i & i.wrapping_neg();
+        }
+        s
+    }
+
+    /// The slot holding the `k`-th count (1-based).
+    fn kth(&self, mut k: usize) -> usize {
+        let n = self.t.len() - 1;
+        let (mut pos, mut step) = (0, n.next_power_of_two());
+        while step > 0 {
+            if pos + step <= n && (self.t[pos + step] as usize) < k {
+                pos += step;
+                k -= self.t[pos] as usize;
+            }
+            step /= 2;
+        }
+        pos
+    }
+}
+
 /// Running sums of the finite values of a window, shifted by `shift`, and counts of the rest.
 #[derive(Default)]
 struct Sums {
@@ -646,6 +830,24 @@ mod tests {
                     MoveOp::Max => pick(true).1,
                     MoveOp::ArgMin => (win.len() - 1 - pick(false).0) as f64,
                     MoveOp::ArgMax => (win.len() - 1 - pick(true).0) as f64,
+                    MoveOp::Median => {
+                        let mut v: Vec<f64> = vals.iter().map(|p| p.1).collect();
+                        v.sort_by(f64::total_cmp);
+                        let c = v.len();
+                        if c % 2 == 1 { v[c / 2] } else { (v[c / 2 - 1] + v[c / 2]) / 2.0 }
+                    }
+                    MoveOp::Rank => {
+                        let x = xs[i];
+                        if x.is_nan() {
+                            return f64::NAN;
+                        }
+                        if vals.len() == 1 {
+                            return 0.0;
+                        }
+                        let below = vals.iter().filter(|p| p.1 < x).count() as f64;
+                        let equal = vals.iter().filter(|p| p.1 == x).count() as f64;
+                        2.0 * (below + (equal - 1.0) / 2.0) / (n - 1.0) - 1.0
+                    }
                 }
             })
             .collect()
@@ -667,6 +869,8 @@ mod tests {
             MoveOp::Max,
             MoveOp::ArgMin,
             MoveOp::ArgMax,
+            MoveOp::Median,
+            MoveOp::Rank,
         ] {
             for (w, mc) in [(1, 1), (5, 3), (40, 40)] {
                 let win = Window { window: w, min_count: Some(mc), axis: 0 };
@@ -674,6 +878,32 @@ mod tests {
                 let want = direct(&xs, op, w, mc);
                 for (i, (g, e)) in got.iter().zip(&want).enumerate() {
                     let ok = (g.is_nan() && e.is_nan()) || (g - e).abs() <= 1e-9 * (1.0 + e.abs());
+                    assert!(ok, "{op:?} window {w} at {i}: {g} against {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn medians_and_ranks_of_long_windows_match_the_direct_computation() {
+        // Past `SORTED_UP_TO` the Fenwick tree takes over; ties, NaN and both zeros included.
+        let n = 3000;
+        let xs: Vec<f64> = (0..n)
+            .map(|i| match i % 17 {
+                3 => f64::NAN,
+                5 => -0.0,
+                6 => 0.0,
+                _ => ((i * 37) % 23) as f64 - 11.0,
+            })
+            .collect();
+        let a = ArrayD::from_shape_vec(IxDyn(&[n]), xs.clone()).unwrap();
+        for op in [MoveOp::Median, MoveOp::Rank] {
+            for (w, mc) in [(SORTED_UP_TO + 88, 300), (SORTED_UP_TO, 1)] {
+                let win = Window { window: w, min_count: Some(mc), axis: 0 };
+                let got = moving(&a.view(), op, &win, &crate::cancel::NEVER).unwrap();
+                let want = direct(&xs, op, w, mc);
+                for (i, (g, e)) in got.iter().zip(&want).enumerate() {
+                    let ok = (g.is_nan() && e.is_nan()) || g == e;
                     assert!(ok, "{op:?} window {w} at {i}: {g} against {e}");
                 }
             }

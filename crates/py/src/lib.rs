@@ -22,7 +22,8 @@ mod _native {
     use crate::layout::{Layout, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]
     use crate::moving::{
-        move_argmax, move_argmin, move_max, move_mean, move_min, move_std, move_sum, move_var,
+        move_argmax, move_argmin, move_max, move_mean, move_median, move_min, move_rank, move_std,
+        move_sum, move_var,
     };
     #[pymodule_export]
     use crate::reductions::{

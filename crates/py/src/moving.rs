@@ -297,3 +297,36 @@ Examples
 >>> nc.move_argmax(np.array([3.0, 1.0, 1.0, 2.0, 5.0]), window=3)
 array([nan, nan,  2.,  0.,  0.])"
 );
+
+mover!(
+    move_median,
+    MoveOp::Median,
+    r"Moving window median along an axis, ignoring NaN, as ``bottleneck.move_median``.
+
+Parameters are those of :func:`nocopy.move_sum`; an even count gives the mean of the two middle
+values. O(log window) a step.
+
+Examples
+--------
+>>> import numpy as np, nocopy as nc
+>>> nc.move_median(np.array([1.0, 5.0, 2.0, 8.0, 3.0]), window=3)
+array([nan, nan,  2.,  5.,  3.])
+>>> nc.move_median(np.array([1.0, 5.0, 2.0, 8.0]), window=2)
+array([nan, 3. , 3.5, 5. ])"
+);
+
+mover!(
+    move_rank,
+    MoveOp::Rank,
+    r"Moving window rank of the newest value, as ``bottleneck.move_rank``.
+
+The rank among the window's non-NaN values, scaled from -1 (the least) to 1 (the greatest);
+tied values share their mean rank; NaN where the newest value is NaN or a window has fewer than
+``min_count`` values. Parameters are those of :func:`nocopy.move_sum`.
+
+Examples
+--------
+>>> import numpy as np, nocopy as nc
+>>> nc.move_rank(np.array([1.0, 3.0, 4.0, 2.0, 2.0]), window=3)
+array([ nan,  nan,  1. , -1. , -0.5])"
+);
