@@ -834,7 +834,7 @@ mod tests {
                         let mut v: Vec<f64> = vals.iter().map(|p| p.1).collect();
                         v.sort_by(f64::total_cmp);
                         let c = v.len();
-                        if c % 2 == 1 { v[c / 2] } else { (v[c / 2 - 1] + v[c / 2]) / 2.0 }
+                        if c % 2 == 1 { v[c / 2] } else { f64::midpoint(v[c / 2 - 1], v[c / 2]) }
                     }
                     MoveOp::Rank => {
                         let x = xs[i];
