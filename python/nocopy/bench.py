@@ -195,6 +195,14 @@ def workloads(quick: bool) -> list[Row]:
                 "bottleneck",
                 goal=">=2x",
             )
+        walk = x64[:1_000_000]
+        add(
+            "move_median 1e6, window 101",
+            lambda: nc.move_median(walk, 101),
+            lambda: bn.move_median(walk, 101),
+            "bottleneck",
+            goal=">=1.5x",
+        )
         for name in ("move_min", "move_max"):
             add(
                 f"{name} 1e7, window 100",

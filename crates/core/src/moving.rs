@@ -262,37 +262,58 @@ impl Job {
             return;
         }
         let w = self.window;
-        let mut sorted: Vec<f64> = Vec::with_capacity(w + 1);
-        let before = |sorted: &[f64], v: f64| sorted.partition_point(|y| y.total_cmp(&v).is_lt());
-        let step = |sorted: &mut Vec<f64>, x: T, add: bool| {
-            if x.is_nan() {
-                return;
-            }
-            let v = x.to_f64();
-            let at = before(sorted, v);
-            if add {
-                sorted.insert(at, v);
-            } else {
-                sorted.remove(at);
-            }
+        // Values as integers in `total_cmp` order: branch-free comparisons in the searches.
+        let key = |x: T| {
+            let b = x.to_f64().to_bits().cast_signed();
+            b ^ ((b >> 63).cast_unsigned() >> 1).cast_signed()
         };
+        let value = |k: i64| {
+            f64::from_bits((k ^ ((k >> 63).cast_unsigned() >> 1).cast_signed()).cast_unsigned())
+        };
+        let mut sorted: Vec<i64> = Vec::with_capacity(w + 1);
+        let at = |sorted: &[i64], k: i64| sorted.partition_point(|&y| y < k);
         for &x in &xs[start.saturating_sub(w)..start] {
-            step(&mut sorted, x, true);
+            if !x.is_nan() {
+                let k = key(x);
+                sorted.insert(at(&sorted, k), k);
+            }
         }
         for (i, o) in (start..).zip(out.iter_mut()) {
-            step(&mut sorted, xs[i], true);
-            if i >= w {
-                step(&mut sorted, xs[i - w], false);
+            let (new, old) = (xs[i], if i >= w { Some(xs[i - w]) } else { None });
+            match (new.is_nan(), old.filter(|x| !x.is_nan())) {
+                (false, Some(old)) => {
+                    // One move for both: the values between the old and the new place shift by one.
+                    let (kn, ko) = (key(new), key(old));
+                    let (pn, po) = (at(&sorted, kn), at(&sorted, ko));
+                    if pn <= po {
+                        sorted.copy_within(pn..po, pn + 1);
+                        sorted[pn] = kn;
+                    } else {
+                        sorted.copy_within(po + 1..pn, po);
+                        sorted[pn - 1] = kn;
+                    }
+                }
+                (new_nan, old) => {
+                    if let Some(old) = old {
+                        sorted.remove(at(&sorted, key(old)));
+                    }
+                    if !new_nan {
+                        let k = key(new);
+                        sorted.insert(at(&sorted, k), k);
+                    }
+                }
             }
             let newest = || {
                 let x = xs[i];
                 (!x.is_nan()).then(|| {
                     let v = x.to_f64();
-                    let below = sorted.partition_point(|&y| y < v);
-                    (below, sorted.partition_point(|&y| y <= v) - below)
+                    // Ties compare as `==` does: both zeros are equal.
+                    let below = sorted.partition_point(|&y| value(y) < v);
+                    (below, sorted.partition_point(|&y| value(y) <= v) - below)
                 })
             };
-            *o = T::float_from_f64(self.order_value(sorted.len(), |k| sorted[k - 1], newest));
+            *o =
+                T::float_from_f64(self.order_value(sorted.len(), |k| value(sorted[k - 1]), newest));
         }
     }
 
