@@ -159,3 +159,37 @@ def test_usage_errors_exit_with_2(tmp_path):
     assert run("frobnicate").returncode == 2
     helped = run("describe", "--help")
     assert helped.returncode == 0 and "--skipna" in helped.stdout
+
+
+@pytest.mark.parametrize("func", ["sum", "mean", "std", "min", "argmax", "median", "rank"])
+def test_move_writes_what_the_python_function_returns(tmp_path, func):
+    a = np.random.default_rng(5).standard_normal((300, 4)).astype(np.float32)
+    a[7, 1] = np.nan
+    np.save(tmp_path / "a.npy", a)
+    out = tmp_path / "out.npy"
+    r = run(
+        "move",
+        func,
+        tmp_path / "a.npy",
+        "--window",
+        "20",
+        "--min-count",
+        "5",
+        "--axis",
+        "0",
+        "-o",
+        out,
+    )
+    assert r.returncode == 0, r.stderr
+    got = np.load(out)
+    want = getattr(nc, f"move_{func}")(a, 20, min_count=5, axis=0)
+    assert got.dtype == want.dtype == np.float32
+    assert got.tobytes() == want.tobytes()
+
+
+def test_move_errors_are_one_line(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(5.0))
+    r = run("move", "mean", tmp_path / "a.npy", "--window", "9", "-o", tmp_path / "o.npy")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "nocopy: Moving window (=9) must between 1 and 5, inclusive"
+    assert not (tmp_path / "o.npy").exists()

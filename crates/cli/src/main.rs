@@ -7,7 +7,7 @@ mod report;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Fast statistics over .npy files, read in place (memory-mapped) whenever that is safe.
 #[derive(Parser, Debug)]
@@ -47,6 +47,64 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
     },
+    /// A moving-window statistic (bottleneck's move_*) along an axis, written to a .npy file.
+    Move {
+        /// The statistic.
+        func: MoveFunc,
+        /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
+        file: String,
+        /// Values in each window.
+        #[arg(long)]
+        window: usize,
+        /// Fewest non-NaN values a window needs for a result (default: the window).
+        #[arg(long)]
+        min_count: Option<usize>,
+        /// The axis the window moves along (negative counts from the end).
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        axis: isize,
+        /// Delta degrees of freedom of var and std (divisor N - ddof).
+        #[arg(long, default_value_t = 0.0)]
+        ddof: f64,
+        /// The .npy file to write (float32 for float32 input, else float64).
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
+}
+
+/// The statistics `nocopy move` computes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MoveFunc {
+    Sum,
+    Mean,
+    Var,
+    Std,
+    Min,
+    Max,
+    Argmin,
+    Argmax,
+    Median,
+    Rank,
+}
+
+impl MoveFunc {
+    fn op(self, ddof: f64) -> nocopy_core::MoveOp {
+        use nocopy_core::MoveOp;
+        match self {
+            MoveFunc::Sum => MoveOp::Sum,
+            MoveFunc::Mean => MoveOp::Mean,
+            MoveFunc::Var => MoveOp::Var(ddof),
+            MoveFunc::Std => MoveOp::Std(ddof),
+            MoveFunc::Min => MoveOp::Min,
+            MoveFunc::Max => MoveOp::Max,
+            MoveFunc::Argmin => MoveOp::ArgMin,
+            MoveFunc::Argmax => MoveOp::ArgMax,
+            MoveFunc::Median => MoveOp::Median,
+            MoveFunc::Rank => MoveOp::Rank,
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -61,6 +119,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             let array = load::open(&file)?;
             report::describe(&file, &array, axis, ddof, skipna, json)
+        }
+        Command::Move { func, file, window, min_count, axis, ddof, output, threads } => {
+            if let Some(n) = threads {
+                nocopy_core::pool::set_num_threads(n as usize)?;
+            }
+            let array = load::open(&file)?;
+            let w = nocopy_core::Window { window, min_count, axis };
+            report::moving(&array, func.op(ddof), &w, &output)
         }
     }
 }

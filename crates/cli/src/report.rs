@@ -193,3 +193,18 @@ fn index_label(shape: &[usize], mut r: usize) -> String {
     }
     if idx.len() == 1 { idx[0].to_string() } else { shape_text(&idx).replace(",)", ")") }
 }
+
+/// `nocopy move`: the statistic written as a .npy file.
+pub(crate) fn moving(
+    array: &NpyArray,
+    op: nocopy_core::MoveOp,
+    w: &nocopy_core::Window,
+    output: &std::path::Path,
+) -> Result<()> {
+    let src = source(array)?;
+    let bytes = dispatch!(src.view(), v => nocopy_core::moving(&v, op, w, &NEVER)
+        .map(|out| nocopy_core::npy::to_bytes(&out.view())))?;
+    std::fs::write(output, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    Ok(())
+}
