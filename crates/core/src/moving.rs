@@ -11,7 +11,6 @@
 //! poison the rest of the series (bottleneck's running sums give NaN there). Minima and maxima
 //! use a monotone deque (linear time); on ties the newest value wins, as in bottleneck.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
@@ -151,26 +150,24 @@ pub fn moving_into<T: Element>(
         }
         return Ok(());
     }
+    let seg = job.segment();
     if lanes == 1 && !serial {
         // One long series: its segments are shared out.
-        let (Some(lane), Some(mut o)) =
+        let (Some(x), Some(mut o)) =
             (a.lanes(Axis(axis)).into_iter().next(), out.lanes_mut(Axis(axis)).into_iter().next())
         else {
             return Ok(());
         };
-        let xs = contiguous(&lane);
-        let mut buf = Vec::new();
-        let dst = output_slice(&mut o, &mut buf, n);
-        let seg = job.segment();
-        pool::install(|| {
-            dst.par_chunks_mut(seg).enumerate().try_for_each(|(k, d)| {
-                cancel.check()?;
-                job.run(&xs, k * seg, d);
-                Ok::<_, Error>(())
-            })
-        })?;
-        finish_output(&mut o, &buf);
-        return Ok(());
+        return pool::install(|| {
+            o.axis_chunks_iter_mut(Axis(0), seg).into_par_iter().enumerate().try_for_each_init(
+                || (Vec::new(), Vec::new()),
+                |(tin, tout), (k, d)| {
+                    cancel.check()?;
+                    job.segment_of(&x, k * seg, d, tin, tout);
+                    Ok(())
+                },
+            )
+        });
     }
     let failed = Mutex::new(None);
     let one = |x: ArrayView1<'_, T>, mut o: ArrayViewMut1<'_, T::Float>| {
@@ -178,14 +175,10 @@ pub fn moving_into<T: Element>(
             *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(Error::Cancelled);
             return;
         }
-        let xs = contiguous(&x);
-        let mut buf = Vec::new();
-        let dst = output_slice(&mut o, &mut buf, n);
-        let seg = job.segment();
-        for (k, d) in dst.chunks_mut(seg).enumerate() {
-            job.run(&xs, k * seg, d);
+        let (mut tin, mut tout) = (Vec::new(), Vec::new());
+        for (k, d) in o.axis_chunks_iter_mut(Axis(0), seg).enumerate() {
+            job.segment_of(&x, k * seg, d, &mut tin, &mut tout);
         }
-        finish_output(&mut o, &buf);
     };
     let zip = Zip::from(a.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
     if serial {
@@ -199,34 +192,6 @@ pub fn moving_into<T: Element>(
     }
 }
 
-/// The lane's values as a slice: borrowed when contiguous, else copied.
-fn contiguous<'a, T: Element>(lane: &'a ArrayView1<'_, T>) -> Cow<'a, [T]> {
-    match lane.as_slice() {
-        Some(xs) => Cow::Borrowed(xs),
-        None => Cow::Owned(lane.to_vec()),
-    }
-}
-
-/// Where a lane's outputs are written: the lane itself when contiguous, else `buf`.
-fn output_slice<'b, O: Copy + Default>(
-    o: &'b mut ArrayViewMut1<'_, O>,
-    buf: &'b mut Vec<O>,
-    n: usize,
-) -> &'b mut [O] {
-    if o.as_slice_mut().is_some() {
-        return o.as_slice_mut().expect("checked contiguous");
-    }
-    buf.resize(n, O::default());
-    buf
-}
-
-/// Copies `buf` into a strided output lane (nothing to do when the lane was written directly).
-fn finish_output<O: Copy>(o: &mut ArrayViewMut1<'_, O>, buf: &[O]) {
-    if !buf.is_empty() {
-        o.iter_mut().zip(buf).for_each(|(d, &x)| *d = x);
-    }
-}
-
 /// One moving statistic over lanes of a fixed window.
 #[derive(Clone, Copy)]
 struct Job {
@@ -236,6 +201,35 @@ struct Job {
 }
 
 impl Job {
+    /// Outputs `start..start + d.len()` of lane `x` into `d`. Contiguous memory is used in
+    /// place; a strided lane or output goes through `tin`/`tout`, a segment long (never a copy
+    /// of the whole lane).
+    fn segment_of<T: Element>(
+        self,
+        x: &ArrayView1<'_, T>,
+        start: usize,
+        mut d: ArrayViewMut1<'_, T::Float>,
+        tin: &mut Vec<T>,
+        tout: &mut Vec<T::Float>,
+    ) {
+        let lo = start.saturating_sub(self.window);
+        let part = x.slice(s![lo..start + d.len()]);
+        let xs: &[T] = if let Some(xs) = part.to_slice() {
+            xs
+        } else {
+            tin.clear();
+            tin.extend(part.iter().copied());
+            tin
+        };
+        if let Some(ds) = d.as_slice_mut() {
+            self.run(xs, start - lo, ds);
+        } else {
+            tout.resize(d.len(), T::float_from_f64(0.0));
+            self.run(xs, start - lo, tout);
+            d.iter_mut().zip(tout.iter()).for_each(|(o, &v)| *o = v);
+        }
+    }
+
     /// Outputs per segment.
     fn segment(self) -> usize {
         SEGMENT.max(4 * self.window)
