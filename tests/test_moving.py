@@ -230,3 +230,23 @@ def test_strided_series_and_3d_arrays_equal_their_contiguous_copies():
             axis=1,
         )
         assert got.reshape(40_000, 12).tobytes() == want.tobytes(), name
+
+
+@pytest.mark.parametrize("name", ["anynan", "allnan"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("layout", ["C", "F", "negative", "bigendian"])
+def test_nan_tests_match_bottleneck(name, dtype, layout, tmp_path):
+    a = values(dtype, (6, 5), seed=3)
+    if np.dtype(dtype).kind == "f":
+        a[1, :] = np.nan
+        a[2, 3] = np.nan
+    a = LAYOUTS[layout](a, tmp_path)
+    for axis in (None, 0, 1, -1):
+        got = getattr(nc, name)(a, axis=axis)
+        want = getattr(bn, name)(np.array(a), axis=axis)
+        assert np.asarray(got).dtype == np.bool_
+        np.testing.assert_array_equal(got, want)
+    assert (
+        getattr(nc, name)(np.zeros((0, 3)), axis=0).tolist()
+        == getattr(bn, name)(np.zeros((0, 3)), axis=0).tolist()
+    )

@@ -8,6 +8,8 @@ __all__ = [
     "Layout",
     "Summary",
     "_read_probe",
+    "allnan",
+    "anynan",
     "argmax",
     "argmin",
     "describe",
@@ -248,3 +250,9 @@ def move_rank(
     *,
     copy: bool | None = None,
 ) -> np.ndarray: ...
+def anynan(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def allnan(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...

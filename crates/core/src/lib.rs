@@ -34,5 +34,6 @@ pub use error::{Error, Result};
 pub use gate::{AnyArray, AnyView, CopyPolicy, CopyReason, RawLayout, Source};
 pub use moving::{MoveOp, Window, moving, moving_into};
 pub use reduce::{
-    Axes, Moments, Reduce, Reduced, Warning, argmax, argmin, max, mean, min, std, sum, var,
+    Axes, Moments, Reduce, Reduced, Warning, allnan, anynan, argmax, argmin, max, mean, min, std,
+    sum, var,
 };

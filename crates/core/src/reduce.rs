@@ -554,6 +554,52 @@ pub fn argmax<T: Element>(
     arg(a, opts, cancel, true)
 }
 
+/// NaN tests per block: whether any value is NaN, or every one.
+struct NanR {
+    all: bool,
+}
+
+impl<T: Element> Reducer<T> for NanR {
+    type State = bool;
+    fn block(&self, xs: &[T], _: usize) -> bool {
+        if self.all { xs.iter().all(|x| x.is_nan()) } else { xs.iter().any(|x| x.is_nan()) }
+    }
+    fn merge(&self, a: bool, b: bool) -> bool {
+        if self.all { a && b } else { a || b }
+    }
+}
+
+fn nan_test<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+    all: bool,
+) -> Result<Reduced<crate::dtype::Bool>> {
+    // An empty lane holds no NaN, and nothing but NaN.
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, &NanR { all }, cancel, &|s| {
+        crate::dtype::Bool::from(s.unwrap_or(all))
+    })?;
+    Ok(Reduced { values: shaped(&shape, values), warning: None })
+}
+
+/// Whether any value is NaN (bottleneck's `anynan`; never, for integers and bool).
+pub fn anynan<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<crate::dtype::Bool>> {
+    nan_test(a, opts, cancel, false)
+}
+
+/// Whether every value is NaN (bottleneck's `allnan`; true for no values).
+pub fn allnan<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<crate::dtype::Bool>> {
+    nan_test(a, opts, cancel, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,8 +27,8 @@ mod _native {
     };
     #[pymodule_export]
     use crate::reductions::{
-        Summary, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin, nanmax, nanmean,
-        nanmin, nanstd, nansum, nanvar, stddev, sum, var,
+        Summary, allnan, anynan, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin,
+        nanmax, nanmean, nanmin, nanstd, nansum, nanvar, stddev, sum, var,
     };
 
     #[pymodule_init]

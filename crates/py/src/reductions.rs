@@ -60,6 +60,8 @@ pub(crate) enum Op {
     Max,
     ArgMin,
     ArgMax,
+    AnyNan,
+    AllNan,
 }
 
 type Out = (AnyArray, Option<Warning>);
@@ -91,12 +93,14 @@ impl Op {
             Op::Max => done(nocopy_core::max(a, opts, cancel)?),
             Op::ArgMin => done(nocopy_core::argmin(a, opts, cancel)?),
             Op::ArgMax => done(nocopy_core::argmax(a, opts, cancel)?),
+            Op::AnyNan => done(nocopy_core::anynan(a, opts, cancel)?),
+            Op::AllNan => done(nocopy_core::allnan(a, opts, cancel)?),
         })
     }
 
     /// Whether the result has the input's own float type (cast back to float16 for float16).
     fn keeps_float(self) -> bool {
-        !matches!(self, Op::ArgMin | Op::ArgMax)
+        !matches!(self, Op::ArgMin | Op::ArgMax | Op::AnyNan | Op::AllNan)
     }
 }
 
@@ -566,3 +570,40 @@ pub(crate) fn describe(
         max: to_numpy(py, stats.max, half)?,
     })
 }
+
+position!(anynan as "anynan", AnyNan, false, r"Whether any value is NaN, as ``bottleneck.anynan``.
+
+Parameters
+----------
+a : array_like
+    Input array.
+axis : None or int, optional
+    Test along this axis; by default the whole array.
+keepdims : bool, optional
+    Keep the tested axis with length one.
+copy : None or bool, optional
+    The copy policy, as in :func:`nocopy.sum`.
+
+Returns
+-------
+numpy.bool or ndarray of bool
+    Never true for integer and bool input; false for an empty slice. One pass over memory,
+    without the temporary array of ``np.isnan(a).any()``.
+
+Examples
+--------
+>>> import numpy as np, nocopy as nc
+>>> nc.anynan(np.array([[1.0, np.nan], [3.0, 4.0]]), axis=1)
+array([ True, False])");
+
+position!(allnan as "allnan", AllNan, false, r"Whether every value is NaN, as ``bottleneck.allnan``.
+
+Parameters are those of :func:`nocopy.anynan`; an empty slice gives true.
+
+Examples
+--------
+>>> import numpy as np, nocopy as nc
+>>> nc.allnan(np.array([[np.nan, np.nan], [np.nan, 4.0]]), axis=1)
+array([ True, False])
+>>> nc.allnan(np.array([]))
+np.True_");
