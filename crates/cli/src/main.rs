@@ -54,11 +54,11 @@ enum Command {
         /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
         file: String,
         /// Values in each window.
-        #[arg(long)]
-        window: usize,
+        #[arg(long, allow_negative_numbers = true)]
+        window: i64,
         /// Fewest non-NaN values a window needs for a result (default: the window).
-        #[arg(long)]
-        min_count: Option<usize>,
+        #[arg(long, allow_negative_numbers = true)]
+        min_count: Option<i64>,
         /// The axis the window moves along (negative counts from the end).
         #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
         axis: isize,

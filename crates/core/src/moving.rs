@@ -54,9 +54,10 @@ pub enum MoveOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {
     /// Values in the window (at least 1, at most the axis length).
-    pub window: usize,
+    /// (Signed, so that a negative one is refused with bottleneck's message.)
+    pub window: i64,
     /// Fewest non-NaN values that give a result; `None` for `window`.
-    pub min_count: Option<usize>,
+    pub min_count: Option<i64>,
     /// The axis; negative counts from the end.
     pub axis: isize,
 }
@@ -112,23 +113,25 @@ pub fn moving_into<T: Element>(
     }
     let axis = crate::reduce::normalize_axis(w.axis, a.ndim())?;
     let n = a.len_of(Axis(axis));
-    if w.window < 1 || w.window > n {
-        return Err(Error::Invalid(format!(
-            "Moving window (={}) must between 1 and {n}, inclusive",
-            w.window
-        )));
-    }
+    let window = match usize::try_from(w.window) {
+        Ok(window) if (1..=n).contains(&window) => window,
+        _ => {
+            return Err(Error::Invalid(format!(
+                "Moving window (={}) must between 1 and {n}, inclusive",
+                w.window
+            )));
+        }
+    };
     let min_count = w.min_count.unwrap_or(w.window);
     if min_count < 1 {
         return Err(Error::Invalid("`min_count` must be greater than zero.".into()));
     }
     if min_count > w.window {
         return Err(Error::Invalid(format!(
-            "min_count ({min_count}) cannot be greater than window ({})",
-            w.window
+            "min_count ({min_count}) cannot be greater than window ({window})"
         )));
     }
-    let job = Job { op, window: w.window, min_count };
+    let job = Job { op, window, min_count: min_count.unsigned_abs() as usize };
     let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
     let lanes = a.len() / n;
     if let (Ok(table), Some(dst)) = (a.view().into_dimensionality::<Ix2>(), out.as_slice_mut())
@@ -395,14 +398,17 @@ impl Job {
     /// Sum, mean, variance and standard deviation from running shifted sums.
     fn sums<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
         let w = self.window;
-        let first = start.saturating_sub(w - 1);
-        let shift = xs[first..start + out.len()]
-            .iter()
-            .map(|x| x.to_f64())
-            .find(|v| v.is_finite())
-            .unwrap_or(0.0);
-        let lo = start.saturating_sub(w);
-        if xs[lo..start + out.len()].iter().all(|x| x.to_f64().is_finite()) {
+        let (first, lo, end) =
+            (start.saturating_sub(w - 1), start.saturating_sub(w), start + out.len());
+        // The first finite value of the output windows; when every value is finite (one pass
+        // tells), simply the first.
+        let finite = xs[lo..end].iter().all(|x| x.to_f64().is_finite());
+        let shift = if finite {
+            xs[first].to_f64()
+        } else {
+            xs[first..end].iter().map(|x| x.to_f64()).find(|v| v.is_finite()).unwrap_or(0.0)
+        };
+        if finite {
             let (xs, o) = (xs, &mut *out);
             match self.op {
                 MoveOp::Sum => self.finite_sums(xs, start, o, shift, |n, s1, _| shift * n + s1),
@@ -888,7 +894,7 @@ mod tests {
             MoveOp::Rank,
         ] {
             for (w, mc) in [(1, 1), (5, 3), (40, 40)] {
-                let win = Window { window: w, min_count: Some(mc), axis: 0 };
+                let win = Window { window: w as i64, min_count: Some(mc as i64), axis: 0 };
                 let got = moving(&a.view(), op, &win, &crate::cancel::NEVER).unwrap();
                 let want = direct(&xs, op, w, mc);
                 for (i, (g, e)) in got.iter().zip(&want).enumerate() {
@@ -914,7 +920,7 @@ mod tests {
         let a = ArrayD::from_shape_vec(IxDyn(&[n]), xs.clone()).unwrap();
         for op in [MoveOp::Median, MoveOp::Rank] {
             for (w, mc) in [(SORTED_UP_TO + 88, 300), (SORTED_UP_TO, 1)] {
-                let win = Window { window: w, min_count: Some(mc), axis: 0 };
+                let win = Window { window: w as i64, min_count: Some(mc as i64), axis: 0 };
                 let got = moving(&a.view(), op, &win, &crate::cancel::NEVER).unwrap();
                 let want = direct(&xs, op, w, mc);
                 for (i, (g, e)) in got.iter().zip(&want).enumerate() {
@@ -961,7 +967,9 @@ mod tests {
     #[test]
     fn bad_windows_are_refused() {
         let a = ArrayD::<f64>::zeros(IxDyn(&[4]));
-        for (window, min_count) in [(0, None), (5, None), (3, Some(0)), (3, Some(4))] {
+        for (window, min_count) in
+            [(0, None), (-1, None), (5, None), (3, Some(0)), (3, Some(-2)), (3, Some(4))]
+        {
             let w = Window { window, min_count, axis: 0 };
             assert!(moving(&a.view(), MoveOp::Sum, &w, &crate::cancel::NEVER).is_err());
         }

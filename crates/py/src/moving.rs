@@ -3,7 +3,7 @@
 use ndarray::{ArrayViewD, ArrayViewMutD};
 use nocopy_core::{Cancel, DType, Element, Error, MoveOp, Window, dispatch};
 use numpy::PyArrayMethods;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::convert::{Memory, asarray, empty, policy};
@@ -48,7 +48,7 @@ where
     nocopy_core::moving_into(a, op, w, o, cancel)
 }
 
-/// Checks bottleneck's arguments that core's unsigned types cannot carry, then runs `op`.
+/// Reads bottleneck's integer arguments (TypeError for other types), then runs `op`.
 fn move_op(
     py: Python<'_>,
     a: &Bound<'_, PyAny>,
@@ -69,28 +69,10 @@ fn move_op(
     let window = integer(window, "window")?;
     let min_count =
         min_count.filter(|m| !m.is_none()).map(|m| integer(m, "min_count")).transpose()?;
-    if min_count.is_some_and(|m| m < 1) {
-        return Err(PyValueError::new_err("`min_count` must be greater than zero."));
-    }
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
-    let w = Window {
-        // A negative window is reported by core with the axis length, as bottleneck does.
-        window: usize::try_from(window).unwrap_or(0),
-        min_count: min_count.map(|m| usize::try_from(m).unwrap_or(usize::MAX)),
-        axis,
-    };
-    if window < 0 {
-        let shape = &memory.layout.shape;
-        let n = nocopy_core::reduce::normalize_axis(axis, shape.len().max(1))
-            .ok()
-            .and_then(|i| shape.get(i))
-            .copied()
-            .unwrap_or(0);
-        return Err(PyValueError::new_err(format!(
-            "Moving window (={window}) must between 1 and {n}, inclusive"
-        )));
-    }
+    // Core checks the values and words its errors as bottleneck does.
+    let w = Window { window, min_count, axis };
     let result = if matches!(memory.layout.dtype, DType::F32 | DType::F16) {
         compute::<f32>(py, &memory, op, &w, copy, |v| Out::F32(v))?
     } else {
