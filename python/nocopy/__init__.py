@@ -13,8 +13,18 @@ from collections.abc import Iterator
 from nocopy import _native
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
+from nocopy._stats import median, nanmedian, nanpercentile, nanquantile, percentile, quantile
 
-__all__ = [*(name for name in _native.__all__ if not name.startswith("_")), "threads"]
+__all__ = [
+    *(name for name in _native.__all__ if not name.startswith("_")),
+    "median",
+    "nanmedian",
+    "nanpercentile",
+    "nanquantile",
+    "percentile",
+    "quantile",
+    "threads",
+]
 
 __version__ = "0.1.0"
 

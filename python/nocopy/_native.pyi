@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Any, final
 
 import numpy as np
@@ -8,6 +9,7 @@ __all__ = [
     "Layout",
     "Summary",
     "_read_probe",
+    "_select",
     "allnan",
     "anynan",
     "argmax",
@@ -90,6 +92,17 @@ class Summary:
 def inspect(a: ArrayLike) -> Layout: ...
 def get_num_threads() -> int: ...
 def _read_probe(a: ArrayLike) -> int: ...
+def _select(
+    a: ArrayLike,
+    q: Sequence[float] | np.ndarray,
+    axis: int | tuple[int, ...] | None,
+    method: str,
+    *,
+    skipna: bool,
+    single: bool,
+    median: bool,
+    copy: bool | None = None,
+) -> tuple[np.ndarray, bool]: ...
 def set_num_threads(n: int) -> None: ...
 def describe(
     a: ArrayLike,

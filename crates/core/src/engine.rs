@@ -87,7 +87,7 @@ impl<'a, T: Element> Lanes<'a, T> {
     }
 
     /// The view of lane `j` (C order over the kept axes); at least one-dimensional.
-    fn lane(&self, j: usize) -> ArrayViewD<'a, T> {
+    pub(crate) fn lane(&self, j: usize) -> ArrayViewD<'a, T> {
         if let Some(t) = self.table {
             return t.index_axis_move(Axis(0), j).into_dyn();
         }

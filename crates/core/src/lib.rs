@@ -24,6 +24,7 @@ pub mod gate;
 pub mod moving;
 pub mod npy;
 pub mod pool;
+pub mod quantile;
 pub mod reduce;
 pub mod simd;
 

@@ -114,6 +114,13 @@ pub(crate) fn empty<'py, T: numpy::Element>(
 
 /// A result array as NumPy returns it: a NumPy scalar when 0-d, cast to float16 when asked.
 pub(crate) fn to_numpy(py: Python<'_>, values: AnyArray, half: bool) -> PyResult<Py<PyAny>> {
+    let a = to_array(py, values, half)?;
+    let ndim: usize = a.getattr(pyo3::intern!(py, "ndim"))?.extract()?;
+    Ok(if ndim == 0 { a.get_item(PyTuple::empty(py))?.unbind() } else { a.unbind() })
+}
+
+/// A result as a NumPy array (also when 0-d), cast to float16 when asked.
+pub(crate) fn to_array(py: Python<'_>, values: AnyArray, half: bool) -> PyResult<Bound<'_, PyAny>> {
     fn arr<T: numpy::Element>(py: Python<'_>, a: ArrayD<T>) -> Bound<'_, PyAny> {
         PyArray::from_owned_array(py, a).into_any()
     }
@@ -131,11 +138,9 @@ pub(crate) fn to_numpy(py: Python<'_>, values: AnyArray, half: bool) -> PyResult
         AnyArray::F32(a) => arr(py, a),
         AnyArray::F64(a) => arr(py, a),
     };
-    let a = if half && is_float {
+    Ok(if half && is_float {
         a.call_method1(pyo3::intern!(py, "astype"), ("float16",))?
     } else {
         a
-    };
-    let ndim: usize = a.getattr(pyo3::intern!(py, "ndim"))?.extract()?;
-    Ok(if ndim == 0 { a.get_item(PyTuple::empty(py))?.unbind() } else { a.unbind() })
+    })
 }

@@ -8,6 +8,7 @@ mod convert;
 mod error;
 mod layout;
 mod moving;
+mod quantile;
 mod reductions;
 mod run;
 
@@ -25,6 +26,8 @@ mod _native {
         move_argmax, move_argmin, move_max, move_mean, move_median, move_min, move_rank, move_std,
         move_sum, move_var,
     };
+    #[pymodule_export]
+    use crate::quantile::_select;
     #[pymodule_export]
     use crate::reductions::{
         Summary, allnan, anynan, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin,

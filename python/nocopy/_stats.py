@@ -1,0 +1,343 @@
+"""NumPy's quantile family and median on nocopy's selection kernel.
+
+The argument handling, result types and warnings are NumPy's; the order statistics come from
+``_native._select`` (no sort, no copy of the input beyond one buffer per thread). What the kernel
+does not cover -- ``weights``, the Hyndman-Fan methods other than the five common ones, empty
+slices, object or datetime data -- is handed to NumPy itself, so results are always NumPy's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from nocopy import _native
+
+__all__ = [
+    "median",
+    "nanmedian",
+    "nanpercentile",
+    "nanquantile",
+    "percentile",
+    "quantile",
+]
+
+_METHODS = frozenset({"linear", "lower", "higher", "nearest", "midpoint"})
+_COMPUTED = frozenset("iuf")
+
+
+def _reduced_axes(ndim: int, axis: Any) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return tuple(np.lib.array_utils.normalize_axis_tuple(axes, ndim))
+
+
+def _lane_length(arr: NDArray[Any], axis: Any) -> int:
+    return int(np.prod([arr.shape[i] for i in _reduced_axes(arr.ndim, axis)], dtype=np.int64))
+
+
+def _finish(
+    values: NDArray[Any],
+    dtype: np.dtype[Any],
+    arr: NDArray[Any],
+    axis: Any,
+    lead: tuple[int, ...],
+    keepdims: bool,
+    out: NDArray[Any] | None,
+) -> Any:
+    """Shapes the kernel's ``(q..., kept...)`` values as NumPy returns them."""
+    values = values.astype(dtype, copy=False)
+    kept = values.shape[len(lead) :]
+    if keepdims:
+        reduced = set(_reduced_axes(arr.ndim, axis))
+        kept = tuple(1 if i in reduced else n for i, n in enumerate(arr.shape))
+    values = values.reshape(lead + tuple(kept))
+    if out is not None:
+        out[...] = values
+        return out
+    return values[()] if values.ndim == 0 else values
+
+
+def _quantile(
+    name: str,
+    a: ArrayLike,
+    q: ArrayLike,
+    axis: Any,
+    out: NDArray[Any] | None,
+    overwrite_input: bool,
+    method: str,
+    keepdims: bool,
+    weights: ArrayLike | None,
+    copy: bool | None,
+    *,
+    nan: bool,
+    percent: bool,
+) -> Any:
+    arr = np.asarray(a)
+    reference = getattr(np, name)
+    if (
+        weights is not None
+        or method not in _METHODS
+        or arr.dtype.kind not in _COMPUTED
+        or _lane_length(arr, axis) == 0
+    ):
+        return reference(
+            a, q, axis=axis, out=out, overwrite_input=overwrite_input, method=method,
+            keepdims=keepdims, weights=weights,
+        )  # fmt: skip
+    if percent:
+        qa = np.true_divide(q, 100)
+        if not np.all((qa >= 0) & (qa <= 1)):
+            raise ValueError("Percentiles must be in the range [0, 100]")
+    else:
+        qa = np.asanyarray(q)
+        if not np.all((qa >= 0) & (qa <= 1)):
+            raise ValueError("Quantiles must be in the range [0, 1]")
+    # NumPy's result type (weak Python-float q, boolean errors and all), from a one-element call.
+    dtype = reference(np.zeros(1, arr.dtype), q, method=method).dtype
+    values, empty = _native._select(
+        arr, np.ravel(qa).astype(np.float64), axis, method,
+        skipna=nan, single=dtype.itemsize <= 4 and dtype.kind == "f", median=False, copy=copy,
+    )  # fmt: skip
+    if empty:
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+    values = values.reshape(np.shape(qa) + values.shape[1:])
+    return _finish(values, dtype, arr, axis, np.shape(qa), keepdims, out)
+
+
+def _median(
+    name: str,
+    a: ArrayLike,
+    axis: Any,
+    out: NDArray[Any] | None,
+    overwrite_input: bool,
+    keepdims: bool,
+    copy: bool | None,
+    *,
+    nan: bool,
+) -> Any:
+    arr = np.asarray(a)
+    reference = getattr(np, name)
+    if arr.dtype.kind not in _COMPUTED or _lane_length(arr, axis) == 0:
+        return reference(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
+    dtype = np.median(np.zeros(1, arr.dtype)).dtype
+    values, empty = _native._select(
+        arr, [], axis, "linear",
+        skipna=nan, single=dtype.itemsize <= 4 and dtype.kind == "f", median=True, copy=copy,
+    )  # fmt: skip
+    if empty:
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=3)
+    return _finish(values, dtype, arr, axis, (), keepdims, out)
+
+
+def quantile(
+    a: ArrayLike,
+    q: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: ArrayLike | None = None,
+    copy: bool | None = None,
+) -> Any:
+    """The ``q``-th quantiles of the data over the given axes, as ``numpy.quantile``.
+
+    Found by selection, in parallel over slices (a long slice is bracketed from a sample and
+    counted in parallel), never by sorting; ``a`` is not modified or copied (``overwrite_input``
+    is accepted and has nothing to allow). The methods ``linear`` (default), ``lower``,
+    ``higher``, ``nearest`` and ``midpoint`` run on nocopy's kernel with NumPy's arithmetic,
+    bit for bit; ``weights`` and the other methods are passed to NumPy.
+
+    Parameters
+    ----------
+    a : array_like
+        Input data (integer or float). A slice holding NaN gives NaN.
+    q : float or array_like of float
+        Quantiles in ``[0, 1]``; the result has ``q``'s shape in front.
+    axis : None, int or tuple of ints, optional
+        Axes to take quantiles over; ``None`` takes them over every element.
+    out : numpy.ndarray, optional
+        Where to write the result.
+    overwrite_input : bool, optional
+        Accepted for compatibility; the input is never modified.
+    method : str, optional
+        As in NumPy.
+    keepdims : bool, optional
+        Keep the reduced axes with length one.
+    weights : array_like, optional
+        As in NumPy (computed by NumPy).
+    copy : None or bool, optional
+        The copy policy, as in :func:`nocopy.sum`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        NumPy's dtype: the input's for ``lower``, ``higher``, ``nearest``; else float
+        (``float32`` for float32 input and a Python-float ``q``).
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.quantile(np.array([3.0, 1.0, 4.0, 1.0, 5.0]), [0.5, 0.9])
+    array([3. , 4.6])
+    >>> nc.quantile(np.arange(10), 0.5, method="lower")
+    np.int64(4)
+    """
+    return _quantile(
+        "quantile", a, q, axis, out, overwrite_input, method, keepdims, weights, copy,
+        nan=False, percent=False,
+    )  # fmt: skip
+
+
+def nanquantile(
+    a: ArrayLike,
+    q: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: ArrayLike | None = None,
+    copy: bool | None = None,
+) -> Any:
+    """Quantiles ignoring NaN, as ``numpy.nanquantile``.
+
+    As :func:`nocopy.quantile`; an all-NaN slice gives NaN with a ``RuntimeWarning``.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.nanquantile(np.array([[1.0, np.nan, 3.0], [4.0, 5.0, 6.0]]), 0.5, axis=1)
+    array([2., 5.])
+    """
+    return _quantile(
+        "nanquantile", a, q, axis, out, overwrite_input, method, keepdims, weights, copy,
+        nan=True, percent=False,
+    )  # fmt: skip
+
+
+def percentile(
+    a: ArrayLike,
+    q: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: ArrayLike | None = None,
+    copy: bool | None = None,
+) -> Any:
+    """The ``q``-th percentiles, as ``numpy.percentile``.
+
+    As :func:`nocopy.quantile` with ``q`` in ``[0, 100]``.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.percentile(np.arange(101.0), [50, 90, 99])
+    array([50., 90., 99.])
+    """
+    return _quantile(
+        "percentile", a, q, axis, out, overwrite_input, method, keepdims, weights, copy,
+        nan=False, percent=True,
+    )  # fmt: skip
+
+
+def nanpercentile(
+    a: ArrayLike,
+    q: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    method: str = "linear",
+    keepdims: bool = False,
+    *,
+    weights: ArrayLike | None = None,
+    copy: bool | None = None,
+) -> Any:
+    """Percentiles ignoring NaN, as ``numpy.nanpercentile``.
+
+    As :func:`nocopy.nanquantile` with ``q`` in ``[0, 100]``.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.nanpercentile(np.array([1.0, np.nan, 3.0]), 50)
+    np.float64(2.0)
+    """
+    return _quantile(
+        "nanpercentile", a, q, axis, out, overwrite_input, method, keepdims, weights, copy,
+        nan=True, percent=True,
+    )  # fmt: skip
+
+
+def median(
+    a: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    keepdims: bool = False,
+    *,
+    copy: bool | None = None,
+) -> Any:
+    """The median over the given axes, as ``numpy.median`` (and ``bottleneck.median``).
+
+    The middle value, or the mean of the two middle values, found by selection; a slice
+    holding NaN gives NaN. ``float32`` for float32 input, ``float64`` for integers.
+
+    Parameters
+    ----------
+    a : array_like
+        Input data.
+    axis : None, int or tuple of ints, optional
+        Axes to take the median over; ``None`` takes it over every element.
+    out : numpy.ndarray, optional
+        Where to write the result.
+    overwrite_input : bool, optional
+        Accepted for compatibility; the input is never modified.
+    keepdims : bool, optional
+        Keep the reduced axes with length one.
+    copy : None or bool, optional
+        The copy policy, as in :func:`nocopy.sum`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.median(np.array([[1, 5, 2], [4, 3, 8]]), axis=1)
+    array([2., 4.])
+    """
+    return _median("median", a, axis, out, overwrite_input, keepdims, copy, nan=False)
+
+
+def nanmedian(
+    a: ArrayLike,
+    axis: int | tuple[int, ...] | None = None,
+    out: NDArray[Any] | None = None,
+    overwrite_input: bool = False,
+    keepdims: bool = False,
+    *,
+    copy: bool | None = None,
+) -> Any:
+    """The median ignoring NaN, as ``numpy.nanmedian`` (and ``bottleneck.nanmedian``).
+
+    As :func:`nocopy.median`; an all-NaN slice gives NaN with a ``RuntimeWarning``.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.nanmedian(np.array([1.0, np.nan, 3.0, 7.0]))
+    np.float64(3.0)
+    """
+    return _median("nanmedian", a, axis, out, overwrite_input, keepdims, copy, nan=True)
