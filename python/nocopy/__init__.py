@@ -13,10 +13,19 @@ from collections.abc import Iterator
 from nocopy import _native
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
-from nocopy._stats import median, nanmedian, nanpercentile, nanquantile, percentile, quantile
+from nocopy._stats import (
+    histogram,
+    median,
+    nanmedian,
+    nanpercentile,
+    nanquantile,
+    percentile,
+    quantile,
+)
 
 __all__ = [
     *(name for name in _native.__all__ if not name.startswith("_")),
+    "histogram",
     "median",
     "nanmedian",
     "nanpercentile",

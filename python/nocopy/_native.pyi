@@ -8,6 +8,7 @@ __all__ = [
     "CopyRequiredError",
     "Layout",
     "Summary",
+    "_histogram",
     "_read_probe",
     "_select",
     "allnan",
@@ -92,6 +93,14 @@ class Summary:
 def inspect(a: ArrayLike) -> Layout: ...
 def get_num_threads() -> int: ...
 def _read_probe(a: ArrayLike) -> int: ...
+def _histogram(
+    a: ArrayLike,
+    edges: Sequence[float] | np.ndarray,
+    uniform: bool,
+    weights: ArrayLike | None = None,
+    *,
+    copy: bool | None = None,
+) -> np.ndarray: ...
 def _select(
     a: ArrayLike,
     q: Sequence[float] | np.ndarray,

@@ -1,13 +1,15 @@
-"""NumPy's quantile family and median on nocopy's selection kernel.
+"""NumPy's quantile family, median and histogram on nocopy's kernels.
 
 The argument handling, result types and warnings are NumPy's; the order statistics come from
-``_native._select`` (no sort, no copy of the input beyond one buffer per thread). What the kernel
-does not cover -- ``weights``, the Hyndman-Fan methods other than the five common ones, empty
-slices, object or datetime data -- is handed to NumPy itself, so results are always NumPy's.
+``_native._select`` (no sort, no copy of the input beyond one buffer per thread), histogram
+counts from ``_native._histogram``. What the kernels do not cover -- quantile ``weights``, the
+Hyndman-Fan methods other than the five common ones, empty slices, bin estimators given by
+name, object or datetime data -- is handed to NumPy itself, so results are always NumPy's.
 """
 
 from __future__ import annotations
 
+import operator
 import warnings
 from typing import Any
 
@@ -17,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 from nocopy import _native
 
 __all__ = [
+    "histogram",
     "median",
     "nanmedian",
     "nanpercentile",
@@ -341,3 +344,113 @@ def nanmedian(
     np.float64(3.0)
     """
     return _median("nanmedian", a, axis, out, overwrite_input, keepdims, copy, nan=True)
+
+
+def _outer_edges(a: NDArray[Any], range: Any) -> tuple[Any, Any]:
+    """NumPy's first and last edge: the range, or the data's extremes (found by nocopy)."""
+    if range is not None:
+        first, last = range
+        if first > last:
+            raise ValueError("max must be larger than min in range parameter.")
+        if not (np.isfinite(first) and np.isfinite(last)):
+            raise ValueError(f"supplied range of [{first}, {last}] is not finite")
+    elif a.size == 0:
+        first, last = 0, 1
+    else:
+        # One pass for both extremes (NaN propagates, as in NumPy's a.min(), a.max()).
+        summary = _native.describe(a)
+        first, last = summary.min, summary.max
+        if not (np.isfinite(first) and np.isfinite(last)):
+            raise ValueError(f"autodetected range of [{first}, {last}] is not finite")
+    if first == last:
+        first, last = first - 0.5, last + 0.5
+    return first, last
+
+
+def histogram(
+    a: ArrayLike,
+    bins: Any = 10,
+    range: tuple[float, float] | None = None,
+    density: bool | None = None,
+    weights: ArrayLike | None = None,
+    *,
+    copy: bool | None = None,
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """The histogram of the data, as ``numpy.histogram``: the same edges, the same counts.
+
+    Counted in one parallel pass (each thread into its own bins, added at the end); with
+    ``range=None`` the data's extremes take one more. Values exactly on an edge go where NumPy
+    puts them (the right bin, the last edge closed); NaN and values outside the range are not
+    counted. ``bins`` given by name (``"auto"``, ...) is passed to NumPy.
+
+    Parameters
+    ----------
+    a : array_like
+        Input data (integer or float; any shape, taken whole).
+    bins : int, str or sequence of scalars, optional
+        Number of equal-width bins in the range, or the bin edges (increasing).
+    range : (float, float), optional
+        The lower and upper edge; the data's extremes when not given.
+    density : bool, optional
+        Return the probability density (the integral over the range is 1).
+    weights : array_like, optional
+        A weight per value of ``a`` (same shape); each bin sums its values' weights.
+    copy : None or bool, optional
+        The copy policy, as in :func:`nocopy.sum`.
+
+    Returns
+    -------
+    hist : numpy.ndarray
+        ``int64`` counts, the weights' dtype with ``weights``, float64 with ``density``.
+    bin_edges : numpy.ndarray
+        ``len(hist) + 1`` edges.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> nc.histogram(np.array([0.0, 0.5, 1.0, 2.0, 3.0]), bins=3)
+    (array([2, 1, 2]), array([0., 1., 2., 3.]))
+    >>> nc.histogram(np.arange(5), bins=[0, 1, 4])
+    (array([1, 4]), array([0, 1, 4]))
+    """
+    arr = np.asarray(a)
+    w = None if weights is None else np.asarray(weights)
+    if w is not None and w.shape != arr.shape:
+        raise ValueError("weights should have the same shape as a.")
+    if (
+        isinstance(bins, str)
+        or arr.dtype.kind not in _COMPUTED
+        or (w is not None and w.dtype.kind not in "biuf")
+        or (np.ndim(bins) == 1 and len(bins) < 2)
+    ):
+        return np.histogram(a, bins=bins, range=range, density=density, weights=weights)
+    if np.ndim(bins) == 0:
+        try:
+            n = operator.index(bins)
+        except TypeError as e:
+            raise TypeError("`bins` must be an integer, a string, or an array") from e
+        if n < 1:
+            raise ValueError("`bins` must be positive, when an integer")
+        first, last = _outer_edges(arr, range)
+        bin_type = np.result_type(first, last, arr)
+        if np.issubdtype(bin_type, np.integer):
+            bin_type = np.result_type(bin_type, float)
+        edges = np.linspace(first, last, n + 1, endpoint=True, dtype=bin_type)
+        if np.any(edges[:-1] >= edges[1:]):
+            raise ValueError(f"Too many bins for data range. Cannot create {n} finite-sized bins.")
+        uniform = True
+    elif np.ndim(bins) == 1:
+        edges = np.asarray(bins)
+        if np.any(edges[:-1] > edges[1:]):
+            raise ValueError("`bins` must increase monotonically, when an array")
+        uniform = False
+    else:
+        raise ValueError("`bins` must be 1d, when an array")
+    wf = None if w is None else np.asarray(w, dtype=np.float64)
+    hist = _native._histogram(arr, edges.astype(np.float64), uniform, wf, copy=copy)
+    if w is not None:
+        hist = hist.astype(w.dtype, copy=False)
+    if density:
+        widths = np.array(np.diff(edges), float)
+        return hist / widths / hist.sum(), edges
+    return hist, edges

@@ -21,6 +21,7 @@ pub mod dtype;
 mod engine;
 pub mod error;
 pub mod gate;
+pub mod histogram;
 pub mod moving;
 pub mod npy;
 pub mod pool;

@@ -6,6 +6,7 @@
 
 mod convert;
 mod error;
+mod histogram;
 mod layout;
 mod moving;
 mod quantile;
@@ -19,6 +20,8 @@ use pyo3::prelude::*;
 mod _native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::histogram::_histogram;
     #[pymodule_export]
     use crate::layout::{Layout, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]

@@ -1,0 +1,301 @@
+//! Histogram counts over given bin edges, as `numpy.histogram` counts them.
+//!
+//! Bin `i` holds the values `edges[i] <= x < edges[i + 1]`, the last bin also its right edge;
+//! NaN and values outside the edges are not counted. Comparisons are made in `f64`, where the
+//! values of every element type and the edges NumPy computes (float32 or float64) are exact, so
+//! they decide as NumPy's comparisons in the bins' type do. Evenly spaced edges find a value's
+//! bin by arithmetic, then check it against the edges themselves (NumPy's method, which puts a
+//! value lying exactly on an edge where the edges say); other edges by binary search.
+//!
+//! Each thread counts into its own bins and the counts are added at the end, so the counts are
+//! exact and the same for any number of threads. Weighted sums are added in `f64` per thread,
+//! then across threads: within rounding of NumPy's (which adds block by block).
+
+use ndarray::{ArrayViewD, Zip};
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::pool;
+
+/// Elements per parallel task.
+const TASK: usize = 1 << 16;
+/// Below this many elements, one thread counts everything.
+const SERIAL_BELOW: usize = 1 << 17;
+
+/// Finds the bin of a value.
+struct Bins<'e> {
+    edges: &'e [f64],
+    /// Evenly spaced edges: find by arithmetic, then check.
+    uniform: bool,
+    lo: f64,
+    hi: f64,
+    scale: f64,
+    /// The last bin's index, as a float.
+    top: f64,
+}
+
+impl<'e> Bins<'e> {
+    fn new(edges: &'e [f64], uniform: bool) -> Result<Self> {
+        if edges.len() < 2 {
+            return Err(Error::Invalid("a histogram needs at least two bin edges".into()));
+        }
+        if edges.iter().any(|e| e.is_nan()) || edges.windows(2).any(|w| w[1] < w[0]) {
+            return Err(Error::Invalid("`bins` must increase monotonically, when an array".into()));
+        }
+        let (lo, hi) = (edges[0], edges[edges.len() - 1]);
+        #[allow(clippy::cast_precision_loss)]
+        let scale = (edges.len() - 1) as f64 / (hi - lo);
+        let uniform = uniform && scale.is_finite() && scale > 0.0 && edges.len() <= 1 << 31;
+        #[allow(clippy::cast_precision_loss)]
+        let top = (edges.len() - 2) as f64;
+        Ok(Bins { edges, uniform, lo, hi, scale, top })
+    }
+
+    fn len(&self) -> usize {
+        self.edges.len() - 1
+    }
+
+    /// The bin of `x`, if it has one.
+    #[inline]
+    fn find(&self, x: f64) -> Option<usize> {
+        if !self.uniform {
+            return self.search(x);
+        }
+        let (i, valid) = self.estimate(x);
+        valid.then_some(i)
+    }
+
+    /// For evenly spaced edges: NumPy's estimate of `x`'s bin (NaN and far values clamp),
+    /// moved one step down or up as the edges say, and whether `x` is inside the edges.
+    /// Both steps look at the estimate's own edges, so the loads do not wait on each other.
+    /// The estimate is off by less than one bin (its rounding error is below `bins × 2⁻⁵⁰`, and
+    /// [`Bins::new`] sends more than 2³¹ bins to the search), so one step settles it.
+    #[inline(always)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        clippy::inline_always,
+        clippy::needless_bitwise_bool
+    )]
+    fn estimate(&self, x: f64) -> (usize, bool) {
+        let e = self.edges;
+        let last = e.len() - 2;
+        let valid = (x >= self.lo) & (x <= self.hi);
+        // In range by the selects (NaN too: it fails both), so the conversion never saturates.
+        let f = (x - self.lo) * self.scale;
+        let f = if f < self.top { f } else { self.top };
+        let f = if f > 0.0 { f } else { 0.0 };
+        let i = f as u32 as usize;
+        let (below, above) = (e[i], e[i + 1]);
+        let down = usize::from((x < below) & (i > 0));
+        let up = usize::from((x >= above) & (i < last));
+        (i - down + up, valid)
+    }
+
+    /// The bin of `x` by binary search over the edges.
+    fn search(&self, x: f64) -> Option<usize> {
+        if !(x >= self.lo && x <= self.hi) {
+            return None;
+        }
+        // Edges at or below x; x >= lo, so at least 1.
+        Some((self.edges.partition_point(|&e| e <= x) - 1).min(self.len() - 1))
+    }
+}
+
+/// Counts `xs` into four sets of `bins.len()` bins (evenly spaced edges).
+///
+/// The bins of a block of values are found first, into a small buffer, and counted after: a
+/// count's store whose address waits on a long computation would otherwise hold up the next
+/// value's loads (the processor cannot tell that they do not overlap), which ran at a third of
+/// the speed.
+fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
+    const STAGE: usize = 256;
+    let n = bins.len();
+    let mut at = [0usize; STAGE];
+    let (c01, c23) = c.split_at_mut(2 * n);
+    let (c0, c1) = c01.split_at_mut(n);
+    let (c2, c3) = c23.split_at_mut(n);
+    // Values outside the edges are given the bin past the last, which is not counted.
+    for (b, block) in xs.chunks(STAGE).enumerate() {
+        // Each value takes a few dozen instructions, so the processor's window holds less than
+        // a cache line of them and the hardware does not run far enough ahead: ask for the
+        // lines of the block after next now (3-4x faster from memory on the machines measured).
+        if let Some(ahead) = xs.get((b + 2) * STAGE..((b + 3) * STAGE).min(xs.len())) {
+            for line in ahead.chunks(64 / size_of::<T>().max(1)) {
+                crate::simd::prefetch(line.as_ptr());
+            }
+        }
+        for (slot, &x) in at.iter_mut().zip(block) {
+            let (i, valid) = bins.estimate(x.to_f64());
+            *slot = if valid { i } else { n };
+        }
+        let staged = &at[..block.len()];
+        let quads = staged.chunks_exact(4);
+        let rest = quads.remainder();
+        for q in quads {
+            for (set, &i) in [&mut *c0, &mut *c1, &mut *c2, &mut *c3].into_iter().zip(q) {
+                if let Some(v) = set.get_mut(i) {
+                    *v += 1;
+                }
+            }
+        }
+        for &i in rest {
+            if let Some(v) = c0.get_mut(i) {
+                *v += 1;
+            }
+        }
+    }
+}
+
+/// Counts of `a`'s values in the bins between `edges` (`uniform`: evenly spaced, as NumPy
+/// makes them from a number of bins).
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{histogram::counts, NEVER};
+/// let a = array![0.0, 0.5, 1.0, 2.0, 2.5, f64::NAN].into_dyn();
+/// assert_eq!(counts(&a.view(), &[0.0, 1.0, 2.0], false, &NEVER).unwrap(), vec![2, 2]);
+/// ```
+pub fn counts<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    edges: &[f64],
+    uniform: bool,
+    cancel: &Cancel,
+) -> Result<Vec<u64>> {
+    let bins = Bins::new(edges, uniform)?;
+    let n = bins.len();
+    let count = |xs: &[T]| {
+        // Four sets of bins, so that runs of one bin do not wait on their own increments.
+        let mut c = vec![0u64; 4 * n];
+        if bins.uniform {
+            count_uniform(xs, &bins, &mut c);
+        } else {
+            for (k, q) in xs.chunks(4).enumerate() {
+                let set = &mut c[(k % 4) * n..(k % 4 + 1) * n];
+                for &x in q {
+                    if let Some(i) = bins.search(x.to_f64()) {
+                        set[i] += 1;
+                    }
+                }
+            }
+        }
+        let (c01, c23) = c.split_at(2 * n);
+        (0..n).map(|i| c01[i] + c01[n + i] + c23[i] + c23[n + i]).collect::<Vec<u64>>()
+    };
+    let add = |mut a: Vec<u64>, b: Vec<u64>| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    };
+    let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
+    if let Some(xs) = a.as_slice_memory_order() {
+        if serial {
+            return Ok(count(xs));
+        }
+        return pool::install(|| {
+            xs.par_chunks(TASK)
+                .map(|c| {
+                    cancel.check()?;
+                    Ok(count(c))
+                })
+                .try_reduce(|| vec![0; n], |a, b| Ok(add(a, b)))
+        });
+    }
+    let one = |mut c: Vec<u64>, &x: &T| {
+        if let Some(i) = bins.find(x.to_f64()) {
+            c[i] += 1;
+        }
+        c
+    };
+    cancel.check()?;
+    if serial {
+        return Ok(a.iter().fold(vec![0; n], one));
+    }
+    Ok(pool::install(|| Zip::from(a).par_fold(|| vec![0; n], one, add)))
+}
+
+/// Sums of `weights` (of `a`'s shape) over the bins their values of `a` fall in.
+pub fn weighted<T: Element, W: Element>(
+    a: &ArrayViewD<'_, T>,
+    weights: &ArrayViewD<'_, W>,
+    edges: &[f64],
+    uniform: bool,
+    cancel: &Cancel,
+) -> Result<Vec<f64>> {
+    if a.shape() != weights.shape() {
+        return Err(Error::Invalid("weights should have the same shape as a.".into()));
+    }
+    let bins = Bins::new(edges, uniform)?;
+    let n = bins.len();
+    let one = |mut c: Vec<f64>, &x: &T, &w: &W| {
+        if let Some(i) = bins.find(x.to_f64()) {
+            c[i] += w.to_f64();
+        }
+        c
+    };
+    let add = |mut a: Vec<f64>, b: Vec<f64>| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    };
+    cancel.check()?;
+    let zip = Zip::from(a).and(weights);
+    if a.len() < SERIAL_BELOW || pool::threads_here() == 1 {
+        return Ok(zip.fold(vec![0.0; n], one));
+    }
+    Ok(pool::install(|| zip.par_fold(|| vec![0.0; n], one, add)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NEVER;
+    use ndarray::Array1;
+
+    /// Counts by checking every bin.
+    fn direct(xs: &[f64], edges: &[f64]) -> Vec<u64> {
+        let n = edges.len() - 1;
+        let mut c = vec![0; n];
+        for &x in xs {
+            for i in 0..n {
+                let inside = edges[i] <= x && (x < edges[i + 1] || (i == n - 1 && x <= edges[n]));
+                if inside {
+                    c[i] += 1;
+                    break;
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn edges_and_arithmetic_agree_with_checking_every_bin() {
+        let edges: Vec<f64> = (0..=10).map(|i| f64::from(i) * 0.1).collect();
+        let mut xs: Vec<f64> = (0..300_000).map(|i| f64::from(i % 1234) / 1100.0 - 0.05).collect();
+        xs.extend(&edges);
+        xs.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0]);
+        let a = Array1::from_vec(xs.clone()).into_dyn();
+        let want = direct(&xs, &edges);
+        assert_eq!(counts(&a.view(), &edges, true, &NEVER).unwrap(), want);
+        assert_eq!(counts(&a.view(), &edges, false, &NEVER).unwrap(), want);
+        let strided = a.slice(ndarray::s![..;-3]).into_dyn();
+        let picked: Vec<f64> = strided.iter().copied().collect();
+        assert_eq!(counts(&strided, &edges, true, &NEVER).unwrap(), direct(&picked, &edges));
+        let w = Array1::from_elem(xs.len(), 0.5).into_dyn();
+        let sums = weighted(&a.view(), &w.view(), &edges, true, &NEVER).unwrap();
+        #[allow(clippy::cast_precision_loss)]
+        let halves: Vec<f64> = want.iter().map(|&c| c as f64 * 0.5).collect();
+        assert_eq!(sums, halves);
+    }
+
+    #[test]
+    fn repeated_edges_and_bad_edges() {
+        let xs = [0.0, 1.0, 1.0, 2.0, 3.0];
+        let a = Array1::from_vec(xs.to_vec()).into_dyn();
+        let edges = [0.0, 1.0, 1.0, 3.0];
+        assert_eq!(counts(&a.view(), &edges, false, &NEVER).unwrap(), direct(&xs, &edges));
+        assert!(counts(&a.view(), &[1.0, 0.0], false, &NEVER).is_err());
+        assert!(counts(&a.view(), &[1.0], false, &NEVER).is_err());
+    }
+}

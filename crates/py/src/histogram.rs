@@ -1,0 +1,45 @@
+//! The counting kernel behind `histogram`; the public function (NumPy's bins, range and density
+//! handling) is in `nocopy/_stats.py`.
+
+use nocopy_core::{AnyView, Error, dispatch, histogram};
+use numpy::PyArray1;
+use pyo3::prelude::*;
+
+use crate::convert::{Memory, asarray, policy};
+use crate::run::run;
+
+/// Counts of `a`'s values between `edges` (int64), or with `weights` (float64, `a`'s shape)
+/// their sums (float64). `uniform` says the edges are evenly spaced, as NumPy makes them.
+#[pyfunction]
+#[pyo3(signature = (a, edges, uniform, weights=None, *, copy=None))]
+#[allow(clippy::needless_pass_by_value)]
+pub(crate) fn _histogram(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    edges: Vec<f64>,
+    uniform: bool,
+    weights: Option<&Bound<'_, PyAny>>,
+    copy: Option<bool>,
+) -> PyResult<Py<PyAny>> {
+    let array = asarray(a)?;
+    let memory = Memory::of(&array)?;
+    let Some(weights) = weights else {
+        let counts = run(py, memory.len(), |cancel| {
+            let source = memory.open(policy(copy))?;
+            dispatch!(source.view(), v => histogram::counts(&v, &edges, uniform, cancel))
+        })?;
+        let counts: Vec<i64> = counts.into_iter().map(u64::cast_signed).collect();
+        return Ok(PyArray1::from_vec(py, counts).into_any().unbind());
+    };
+    let warray = asarray(weights)?;
+    let wmemory = Memory::of(&warray)?;
+    let sums = run(py, memory.len(), |cancel| {
+        let source = memory.open(policy(copy))?;
+        let wsource = wmemory.open(policy(copy))?;
+        let AnyView::F64(w) = wsource.view() else {
+            return Err(Error::Invalid("internal error: weights must be float64".into()));
+        };
+        dispatch!(source.view(), v => histogram::weighted(&v, &w, &edges, uniform, cancel))
+    })?;
+    Ok(PyArray1::from_vec(py, sums).into_any().unbind())
+}
