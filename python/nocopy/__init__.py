@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from nocopy import _native
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
+from nocopy._scale import minmax_scale, standardize
 from nocopy._stats import (
     histogram,
     median,
@@ -27,11 +28,13 @@ __all__ = [
     *(name for name in _native.__all__ if not name.startswith("_")),
     "histogram",
     "median",
+    "minmax_scale",
     "nanmedian",
     "nanpercentile",
     "nanquantile",
     "percentile",
     "quantile",
+    "standardize",
     "threads",
 ]
 

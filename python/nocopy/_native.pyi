@@ -10,6 +10,7 @@ __all__ = [
     "Summary",
     "_histogram",
     "_read_probe",
+    "_scale",
     "_select",
     "allnan",
     "anynan",
@@ -101,6 +102,18 @@ def _histogram(
     *,
     copy: bool | None = None,
 ) -> np.ndarray: ...
+def _scale(
+    a: ArrayLike,
+    out: np.ndarray,
+    *,
+    minmax: bool,
+    ddof: float,
+    with_mean: bool,
+    with_std: bool,
+    lo: float,
+    hi: float,
+    in_place: bool,
+) -> None: ...
 def _select(
     a: ArrayLike,
     q: Sequence[float] | np.ndarray,

@@ -27,6 +27,7 @@ pub mod npy;
 pub mod pool;
 pub mod quantile;
 pub mod reduce;
+pub mod scale;
 pub mod simd;
 
 pub use cancel::{Cancel, NEVER};

@@ -12,6 +12,7 @@ mod moving;
 mod quantile;
 mod reductions;
 mod run;
+mod scale;
 
 use pyo3::prelude::*;
 
@@ -36,6 +37,8 @@ mod _native {
         Summary, allnan, anynan, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin,
         nanmax, nanmean, nanmin, nanstd, nansum, nanvar, stddev, sum, var,
     };
+    #[pymodule_export]
+    use crate::scale::_scale;
 
     #[pymodule_init]
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
