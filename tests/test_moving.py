@@ -250,3 +250,50 @@ def test_nan_tests_match_bottleneck(name, dtype, layout, tmp_path):
         getattr(nc, name)(np.zeros((0, 3)), axis=0).tolist()
         == getattr(bn, name)(np.zeros((0, 3)), axis=0).tolist()
     )
+
+
+SS_DTYPES = [
+    np.float64,
+    np.float32,
+    np.int64,
+    np.int32,
+    np.int16,
+    np.int8,
+    np.uint8,
+    np.uint32,
+    np.bool_,
+]
+
+
+@pytest.mark.parametrize("dtype", SS_DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("layout", ["C", "F", "negative", "bigendian"])
+def test_ss_matches_bottleneck(dtype, layout, tmp_path):
+    a = values(dtype, (6, 5), seed=4)
+    if np.dtype(dtype).kind == "f":
+        a[2, 3] = np.nan
+    a = LAYOUTS[layout](a, tmp_path)
+    for axis in (None, 0, 1, -1):
+        got = nc.ss(a, axis=axis)
+        want = bn.ss(np.array(a), axis=axis)
+        # bottleneck gives a Python scalar for its own dtypes without an axis; nocopy the
+        # NumPy scalar of the same type.
+        if isinstance(want, (np.ndarray, np.generic)):
+            assert np.asarray(got).dtype == want.dtype, (got, want)
+        else:
+            assert np.asarray(got).dtype == a.dtype.newbyteorder("=")
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_ss_wraps_as_bottleneck_and_sums_long_input():
+    big = np.array([70_000, 70_000, 3], dtype=np.int32)
+    assert nc.ss(big) == bn.ss(big)
+    small = np.array([100, 100], dtype=np.int8)  # squares wrap in int8, as np.sum(a * a)
+    assert nc.ss(small) == bn.ss(small)
+    x = np.random.default_rng(1).standard_normal(1_000_003)
+    np.testing.assert_allclose(nc.ss(x), bn.ss(x), rtol=1e-12)
+    np.testing.assert_allclose(
+        nc.ss(x[: 1009 * 991].reshape(1009, 991), axis=0),
+        bn.ss(x[: 1009 * 991].reshape(1009, 991), axis=0),
+        rtol=1e-12,
+    )
+    assert nc.ss(np.zeros((0, 3))) == bn.ss(np.zeros((0, 3)))

@@ -41,6 +41,7 @@ __all__ = [
     "nansum",
     "nanvar",
     "set_num_threads",
+    "ss",
     "std",
     "sum",
     "var",
@@ -289,5 +290,8 @@ def anynan(
     a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
 ) -> _Result: ...
 def allnan(
+    a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
+) -> _Result: ...
+def ss(
     a: ArrayLike, axis: int | None = None, *, keepdims: bool = False, copy: bool | None = None
 ) -> _Result: ...

@@ -211,6 +211,10 @@ pub trait Element:
     /// The value nearest to `x` (exact for values of this type widened to `f64`).
     #[doc(hidden)]
     fn from_f64(x: f64) -> Self;
+    /// `self * self` in the element's own type, wrapping for integers (NumPy's `a * a`).
+    #[doc(hidden)]
+    #[must_use]
+    fn square(self) -> Self;
     /// The slice as one of the float types the hand-written SIMD loops read, if it is one.
     #[doc(hidden)]
     #[inline]
@@ -266,6 +270,8 @@ macro_rules! int_element {
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             fn from_f64(x: f64) -> Self { x as $t }
             #[inline]
+            fn square(self) -> Self { self.wrapping_mul(self) }
+            #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
         }
     )*};
@@ -305,6 +311,8 @@ macro_rules! float_element {
             fn nan() -> Self { <$t>::NAN }
             #[inline]
             #[allow(clippy::cast_possible_truncation)]
+            fn square(self) -> Self { self * self }
+            #[inline]
             fn from_f64(x: f64) -> Self { x as $t }
             #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
@@ -360,6 +368,10 @@ impl Element for Bool {
     #[inline]
     fn from_f64(x: f64) -> Self {
         Bool(u8::from(x != 0.0))
+    }
+    #[inline]
+    fn square(self) -> Self {
+        self
     }
     #[inline]
     fn write_ne_bytes(self, out: &mut Vec<u8>) {

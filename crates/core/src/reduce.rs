@@ -234,6 +234,76 @@ pub fn sum<T: Element>(
     Ok(Reduced { values: shaped(&shape, values), warning: None })
 }
 
+/// Sum of squares of a block: the float sum (floats), or the wrapping sum of the values squared
+/// in their own type (integers).
+struct SsR;
+
+impl<T: Element> Reducer<T> for SsR {
+    type State = (f64, T::Sum);
+
+    fn block(&self, xs: &[T], _: usize) -> Self::State {
+        if T::DTYPE.is_float() {
+            // Eight independent sums, so that the loop vectorizes.
+            let mut acc = [0.0f64; 8];
+            let chunks = xs.chunks_exact(8);
+            let rest = chunks.remainder();
+            for c in chunks {
+                for (a, x) in acc.iter_mut().zip(c) {
+                    let v = x.to_f64();
+                    *a += v * v;
+                }
+            }
+            let tail: f64 = rest.iter().map(|x| x.to_f64() * x.to_f64()).sum();
+            let ((a, b), (c, d)) =
+                ((acc[0] + acc[4], acc[1] + acc[5]), (acc[2] + acc[6], acc[3] + acc[7]));
+            return ((a + c) + (b + d) + tail, T::Sum::default());
+        }
+        let mut squares = [T::default(); 64];
+        let mut sum = T::Sum::default();
+        for c in xs.chunks(64) {
+            for (s, x) in squares.iter_mut().zip(c) {
+                *s = x.square();
+            }
+            let part = T::int_sum(&squares[..c.len()]).unwrap_or_default();
+            sum = T::sum_merge(sum, part);
+        }
+        (0.0, sum)
+    }
+
+    fn merge(&self, a: Self::State, b: Self::State) -> Self::State {
+        (a.0 + b.0, T::sum_merge(a.1, b.1))
+    }
+}
+
+/// Sum of squares over `opts.axis` (bottleneck's `ss`): floats in their own type (summed in
+/// `f64`), integers as NumPy's `np.sum(a * a)` (squares wrapping in the input's type, summed
+/// into `int64`/`uint64`). NaN propagates.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{reduce::ss, Reduce, NEVER};
+/// let a = array![[1.0, 2.0], [3.0, 4.0]].into_dyn();
+/// assert_eq!(ss(&a.view(), &Reduce::all(), &NEVER).unwrap().item().unwrap(), 30.0);
+/// ```
+pub fn ss<T: Element>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    cancel: &Cancel,
+) -> Result<Reduced<T::Sum>> {
+    let is_float = T::DTYPE.is_float();
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, &SsR, cancel, &|s| match s {
+        None => T::Sum::default(),
+        Some((f, i)) => {
+            if is_float {
+                T::sum_from_f64(f)
+            } else {
+                i
+            }
+        }
+    })?;
+    Ok(Reduced { values: shaped(&shape, values), warning: None })
+}
+
 /// Arithmetic mean over `opts.axis` (NumPy's `mean`, or `nanmean` with `skipna`).
 pub fn mean<T: Element>(
     a: &ArrayViewD<'_, T>,

@@ -35,7 +35,7 @@ mod _native {
     #[pymodule_export]
     use crate::reductions::{
         Summary, allnan, anynan, argmax, argmin, describe, max, mean, min, nanargmax, nanargmin,
-        nanmax, nanmean, nanmin, nanstd, nansum, nanvar, stddev, sum, var,
+        nanmax, nanmean, nanmin, nanstd, nansum, nanvar, ss, stddev, sum, var,
     };
     #[pymodule_export]
     use crate::scale::_scale;

@@ -4,6 +4,7 @@ use ::std::ffi::CString;
 
 use ndarray::ArrayD;
 use nocopy_core::{AnyArray, Axes, Cancel, Element, Reduce, Warning, dispatch};
+use numpy::{PyArrayDescrMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeWarning, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -62,6 +63,7 @@ pub(crate) enum Op {
     ArgMax,
     AnyNan,
     AllNan,
+    Ss,
 }
 
 type Out = (AnyArray, Option<Warning>);
@@ -95,6 +97,7 @@ impl Op {
             Op::ArgMax => done(nocopy_core::argmax(a, opts, cancel)?),
             Op::AnyNan => done(nocopy_core::anynan(a, opts, cancel)?),
             Op::AllNan => done(nocopy_core::allnan(a, opts, cancel)?),
+            Op::Ss => done(nocopy_core::reduce::ss(a, opts, cancel)?),
         })
     }
 
@@ -607,3 +610,47 @@ Examples
 array([ True, False])
 >>> nc.allnan(np.array([]))
 np.True_");
+
+/// Sum of squares over the given axis, as ``bottleneck.ss``.
+///
+/// Parameters
+/// ----------
+/// a : array_like
+///     Input data.
+/// axis : None or int, optional
+///     Axis to sum along; ``None`` sums every element.
+/// keepdims : bool, optional
+///     Keep the reduced axis with length one.
+/// copy : None or bool, optional
+///     The copy policy, as in :func:`nocopy.sum`.
+///
+/// Returns
+/// -------
+/// numpy.ndarray or numpy scalar
+///     bottleneck's dtypes: float32 and float64 keep theirs (summed in float64 here), int32 and
+///     int64 keep theirs (wrapping on overflow), other integers and bool give ``np.sum(a * a)``.
+///     NaN propagates.
+///
+/// Examples
+/// --------
+/// >>> import numpy as np, nocopy as nc
+/// >>> nc.ss(np.array([[1, 2], [3, 4]], dtype=np.int32), axis=1)
+/// array([ 5, 25], dtype=int32)
+#[pyfunction]
+#[pyo3(signature = (a, axis=None, *, keepdims=false, copy=None))]
+pub(crate) fn ss(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    axis: Option<OneAxis>,
+    keepdims: bool,
+    copy: Option<bool>,
+) -> PyResult<Py<PyAny>> {
+    let opts = Reduce { axis: axis.map_or(Axes::All, |a| a.0), keepdims, ddof: 0.0, skipna: false };
+    let result = reduce(py, a, Op::Ss, &opts, copy)?;
+    let int32 = asarray(a)?.dtype().is_equiv_to(&numpy::dtype::<i32>(py));
+    if int32 {
+        // bottleneck sums int32 in int32: the int64 sum, wrapped.
+        return Ok(result.bind(py).call_method1(pyo3::intern!(py, "astype"), ("int32",))?.unbind());
+    }
+    Ok(result)
+}
