@@ -193,3 +193,73 @@ def test_move_errors_are_one_line(tmp_path):
     assert r.returncode == 1
     assert r.stderr.strip() == "nocopy: Moving window (=9) must between 1 and 5, inclusive"
     assert not (tmp_path / "o.npy").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32])
+def test_hist_json_matches_numpy(tmp_path, dtype):
+    a = (np.random.default_rng(6).standard_normal(50_000) * 40).astype(dtype)
+    np.save(tmp_path / "a.npy", a)
+    for extra, kwargs in (([], {}), (["--range", "-50", "75.5"], {"range": (-50, 75.5)})):
+        r = run("hist", tmp_path / "a.npy", "--bins", "37", "--json", *extra)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        counts, edges = np.histogram(a, 37, **kwargs)
+        assert doc["counts"] == counts.tolist()
+        assert doc["edges"] == edges.astype(np.float64).tolist()
+
+
+def test_hist_draws_bars_and_refuses_nan_ranges(tmp_path):
+    a = np.array([0.0, 1.0, 1.0, 2.0, 3.0, 3.0, 3.0])
+    np.save(tmp_path / "a.npy", a)
+    r = run("hist", tmp_path / "a.npy", "--bins", "3")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "7 values in 3 bins" in lines[0]
+    assert [line.split()[2] for line in lines[1:]] == ["1", "2", "4"]
+    assert lines[3].split()[-1] == "\u2588" * 50  # the largest bin fills the bar
+    np.save(tmp_path / "n.npy", np.array([1.0, np.nan]))
+    r = run("hist", tmp_path / "n.npy")
+    assert r.returncode == 1
+    assert r.stderr.strip() == "nocopy: autodetected range of [NaN, NaN] is not finite"
+
+
+@pytest.mark.parametrize("method", ["linear", "nearest", "midpoint"])
+def test_quantile_json_matches_numpy(tmp_path, table, method):
+    np.save(tmp_path / "t.npy", table)
+    r = run(
+        "quantile",
+        tmp_path / "t.npy",
+        "-q",
+        "0.1,0.5,0.99",
+        "--axis",
+        "0",
+        "--skipna",
+        "--method",
+        method,
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    want = np.nanquantile(table, [0.1, 0.5, 0.99], axis=0, method=method)
+    assert doc["result_shape"] == [3, 4]
+    assert doc["quantiles"] == want.tolist()
+    r = run("quantile", tmp_path / "t.npy", "-q", "0.5", "--json")
+    assert json.loads(r.stdout)["quantiles"] == [None]  # a NaN, as np.quantile
+    r = run("quantile", tmp_path / "t.npy", "-q", "0.5", "--method", "bogus")
+    assert r.returncode == 1 and "unknown method" in r.stderr
+
+
+@pytest.mark.parametrize("minmax", [False, True])
+def test_scale_writes_what_the_python_function_returns(tmp_path, minmax):
+    a = np.random.default_rng(7).standard_normal((500, 3)).astype(np.float32) * 5 + 2
+    np.save(tmp_path / "a.npy", a)
+    extra = ["--minmax", "--feature-range", "-1", "1"] if minmax else []
+    r = run("scale", tmp_path / "a.npy", "-o", tmp_path / "o.npy", *extra)
+    assert r.returncode == 0, r.stderr
+    got = np.load(tmp_path / "o.npy")
+    want = nc.minmax_scale(a, feature_range=(-1, 1)) if minmax else nc.standardize(a)
+    assert got.dtype == want.dtype == np.float32
+    assert got.tobytes() == want.tobytes()
+    np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
+    r = run("scale", tmp_path / "c.npy", "-o", tmp_path / "x.npy")
+    assert r.returncode == 1 and "1-d or 2-d" in r.stderr

@@ -72,6 +72,69 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
     },
+    /// A histogram (NumPy's bins and counts) drawn in the terminal, or as JSON.
+    Hist {
+        /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
+        file: String,
+        /// Number of equal-width bins.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        bins: u32,
+        /// The lower and upper edge (default: the data's minimum and maximum).
+        #[arg(long, num_args = 2, value_names = ["LO", "HI"], allow_negative_numbers = true)]
+        range: Option<Vec<f64>>,
+        /// Print JSON (edges and counts) instead of bars.
+        #[arg(long)]
+        json: bool,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
+    /// Quantiles (NumPy's quantile, by selection), overall or along an axis.
+    Quantile {
+        /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
+        file: String,
+        /// Quantiles in [0, 1], separated by commas.
+        #[arg(short, long, value_delimiter = ',', required = true)]
+        q: Vec<f64>,
+        /// Take quantiles along this axis only; default: over every element.
+        #[arg(long, allow_negative_numbers = true)]
+        axis: Option<isize>,
+        /// NumPy's method: linear, lower, higher, nearest or midpoint.
+        #[arg(long, default_value = "linear")]
+        method: String,
+        /// Ignore NaN (nanquantile) instead of giving NaN.
+        #[arg(long)]
+        skipna: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
+    /// Scale each column of a table (scikit-learn's scale, or minmax_scale), written to a .npy file.
+    Scale {
+        /// A .npy file (1-d or 2-d), or NAME.npz:ARRAY for one array of an .npz archive.
+        file: String,
+        /// The .npy file to write (float32 for float32 input, else float64).
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Map each feature onto --feature-range instead of standardizing it.
+        #[arg(long)]
+        minmax: bool,
+        /// The target range of --minmax.
+        #[arg(long, num_args = 2, value_names = ["LO", "HI"], default_values_t = [0.0, 1.0], allow_negative_numbers = true)]
+        feature_range: Vec<f64>,
+        /// 0 scales columns (features), 1 rows.
+        #[arg(long, default_value_t = 0)]
+        axis: usize,
+        /// Delta degrees of freedom of the standard deviation.
+        #[arg(long, default_value_t = 0.0)]
+        ddof: f64,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
 }
 
 /// The statistics `nocopy move` computes.
@@ -108,25 +171,53 @@ impl MoveFunc {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    let threads = match &cli.command {
+        Command::Inspect { .. } => None,
+        Command::Describe { threads, .. }
+        | Command::Move { threads, .. }
+        | Command::Hist { threads, .. }
+        | Command::Quantile { threads, .. }
+        | Command::Scale { threads, .. } => *threads,
+    };
+    if let Some(n) = threads {
+        nocopy_core::pool::set_num_threads(n as usize)?;
+    }
     match cli.command {
         Command::Inspect { file, json } => {
             let array = load::open(&file)?;
             report::inspect(&file, &array, json)
         }
-        Command::Describe { file, axis, ddof, skipna, json, threads } => {
-            if let Some(n) = threads {
-                nocopy_core::pool::set_num_threads(n as usize)?;
-            }
+        Command::Describe { file, axis, ddof, skipna, json, .. } => {
             let array = load::open(&file)?;
             report::describe(&file, &array, axis, ddof, skipna, json)
         }
-        Command::Move { func, file, window, min_count, axis, ddof, output, threads } => {
-            if let Some(n) = threads {
-                nocopy_core::pool::set_num_threads(n as usize)?;
-            }
+        Command::Move { func, file, window, min_count, axis, ddof, output, .. } => {
             let array = load::open(&file)?;
             let w = nocopy_core::Window { window, min_count, axis };
             report::moving(&array, func.op(ddof), &w, &output)
+        }
+        Command::Hist { file, bins, range, json, .. } => {
+            let array = load::open(&file)?;
+            let range = range.map(|r| (r[0], r[1]));
+            report::hist(&file, &array, bins as usize, range, json)
+        }
+        Command::Quantile { file, q, axis, method, skipna, json, .. } => {
+            let array = load::open(&file)?;
+            let method = nocopy_core::quantile::Method::from_name(&method).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unknown method {method:?}: use linear, lower, higher, nearest or midpoint"
+                )
+            })?;
+            report::quantile(&file, &array, &q, axis, method, skipna, json)
+        }
+        Command::Scale { file, output, minmax, feature_range, axis, ddof, .. } => {
+            let array = load::open(&file)?;
+            let how = if minmax {
+                nocopy_core::scale::Scaling::MinMax { lo: feature_range[0], hi: feature_range[1] }
+            } else {
+                nocopy_core::scale::Scaling::Standard { ddof, with_mean: true, with_std: true }
+            };
+            report::scale(&array, &how, axis, &output)
         }
     }
 }

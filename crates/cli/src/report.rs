@@ -208,3 +208,217 @@ pub(crate) fn moving(
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
     Ok(())
 }
+
+/// The one value of a 0-d result, as `f64`.
+fn first<T: Element>(a: &ArrayD<T>) -> f64 {
+    a.first().map_or(f64::NAN, |x| x.to_f64())
+}
+
+/// NumPy's `linspace(lo, hi, n + 1)`: `i * step + lo`, the last edge exactly `hi`.
+#[allow(clippy::cast_precision_loss)]
+fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let step = (hi - lo) / n as f64;
+    let mut e: Vec<f64> = if step == 0.0 {
+        (0..=n).map(|i| i as f64 / n as f64 * (hi - lo) + lo).collect()
+    } else {
+        (0..=n).map(|i| i as f64 * step + lo).collect()
+    };
+    e[n] = hi;
+    e
+}
+
+/// [`linspace`] in `float32` arithmetic.
+#[allow(clippy::cast_precision_loss)]
+fn linspace32(lo: f32, hi: f32, n: usize) -> Vec<f32> {
+    let step = (hi - lo) / n as f32;
+    let mut e: Vec<f32> = if step == 0.0 {
+        (0..=n).map(|i| i as f32 / n as f32 * (hi - lo) + lo).collect()
+    } else {
+        (0..=n).map(|i| i as f32 * step + lo).collect()
+    };
+    e[n] = hi;
+    e
+}
+
+/// `nocopy hist`: NumPy's edges (float32 for float32 data) and counts, as bars or JSON.
+pub(crate) fn hist(
+    file: &str,
+    array: &NpyArray,
+    bins: usize,
+    range: Option<(f64, f64)>,
+    as_json: bool,
+) -> Result<()> {
+    let src = source(array)?;
+    let (lo, hi) = match range {
+        Some((lo, hi)) => {
+            anyhow::ensure!(lo <= hi, "max must be larger than min in range parameter.");
+            anyhow::ensure!(
+                lo.is_finite() && hi.is_finite(),
+                "supplied range of [{lo}, {hi}] is not finite"
+            );
+            (lo, hi)
+        }
+        None if array.header.layout.shape.contains(&0) => (0.0, 1.0),
+        None => {
+            let (lo, hi) = dispatch!(src.view(), v => nocopy_core::describe(&v, &Reduce::all(), &NEVER)
+                .map(|s| (first(&s.min), first(&s.max))))?;
+            anyhow::ensure!(
+                lo.is_finite() && hi.is_finite(),
+                "autodetected range of [{lo}, {hi}] is not finite"
+            );
+            (lo, hi)
+        }
+    };
+    let (lo, hi) = if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+    let single = matches!(src.view().dtype(), DType::F32 | DType::F16);
+    // NumPy's edges take the data's float type; from the data's own extremes (float32
+    // scalars) linspace even computes in it.
+    #[allow(clippy::cast_possible_truncation)]
+    let edges: Vec<f64> = match (single, range) {
+        (true, None) => linspace32(lo as f32, hi as f32, bins).into_iter().map(f64::from).collect(),
+        (true, Some(_)) => {
+            linspace(lo, hi, bins).into_iter().map(|e| f64::from(e as f32)).collect()
+        }
+        (false, _) => linspace(lo, hi, bins),
+    };
+    anyhow::ensure!(
+        edges.windows(2).all(|w| w[0] < w[1]),
+        "Too many bins for data range. Cannot create {bins} finite-sized bins."
+    );
+    let counts =
+        dispatch!(src.view(), v => nocopy_core::histogram::counts(&v, &edges, true, &NEVER))?;
+    if as_json {
+        let v = json!({ "file": file, "bins": bins, "edges": edges, "counts": counts });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let h = &array.header;
+    let total: u64 = counts.iter().sum();
+    println!(
+        "{file}: {} {}, {total} values in {bins} bins",
+        h.layout.dtype,
+        shape_text(&h.layout.shape)
+    );
+    let widest = counts.iter().copied().max().unwrap_or(0).max(1);
+    let labels: Vec<String> = (0..bins)
+        .map(|i| {
+            let close = if i + 1 == bins { "]" } else { ")" };
+            format!("[{}, {}{close}", num(edges[i]), num(edges[i + 1]))
+        })
+        .collect();
+    let label_width = labels.iter().map(String::len).max().unwrap_or(0);
+    let count_width = widest.to_string().len();
+    for (label, &c) in labels.iter().zip(&counts) {
+        // Bars of up to 50 cells, in eighths of a cell.
+        let eighths = usize::try_from(c * 400 / widest).unwrap_or(400);
+        let mut bar = "\u{2588}".repeat(eighths / 8);
+        if eighths % 8 > 0 {
+            bar.push(
+                [
+                    '\u{258f}', '\u{258e}', '\u{258d}', '\u{258c}', '\u{258b}', '\u{258a}',
+                    '\u{2589}',
+                ][eighths % 8 - 1],
+            );
+        }
+        println!("{label:<label_width$}  {c:>count_width$}  {bar}");
+    }
+    Ok(())
+}
+
+/// `nocopy quantile`: NumPy's quantiles of every element or along an axis.
+pub(crate) fn quantile(
+    file: &str,
+    array: &NpyArray,
+    qs: &[f64],
+    axis: Option<isize>,
+    method: nocopy_core::quantile::Method,
+    skipna: bool,
+    as_json: bool,
+) -> Result<()> {
+    use nocopy_core::quantile::{Quantiled, Spec, Stat};
+    let src = source(array)?;
+    // Plain numbers for q: NumPy's weak promotion keeps float32 arithmetic for float32 data.
+    let single = matches!(src.view().dtype(), DType::F32 | DType::F16);
+    let spec = Spec { stat: Stat::Quantiles(qs, method), skipna, single };
+    let axes = axis.map_or(nocopy_core::Axes::All, nocopy_core::Axes::from);
+    let (shape, values): (Vec<usize>, Vec<Value>) = dispatch!(src.view(), v => {
+        nocopy_core::quantile::quantile(&v, &axes, &spec, &NEVER).map(|o| match o.values {
+            Quantiled::Same(x) => (x.shape().to_vec(), x.iter().map(|e| json_num(e.to_f64())).collect()),
+            Quantiled::Float(x) => (x.shape().to_vec(), x.iter().map(|&e| json_num(e)).collect()),
+        })
+    })?;
+    let per_q = values.len() / qs.len().max(1);
+    if as_json {
+        let rows: Vec<Value> =
+            values.chunks(per_q.max(1)).map(|c| Value::Array(c.to_vec())).collect();
+        let result: Vec<Value> = if axis.is_none() { values.clone() } else { rows };
+        let v = json!({
+            "file": file, "q": qs, "axis": axis, "skipna": skipna,
+            "result_shape": shape, "quantiles": result,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let h = &array.header;
+    let over = axis.map_or_else(|| "all elements".to_string(), |a| format!("axis {a}"));
+    println!("{file}: {} {}, {over}", h.layout.dtype, shape_text(&h.layout.shape));
+    let kept = &shape[1..];
+    print!("{:>10}", "q");
+    if kept.is_empty() {
+        println!("  {:>14}", "value");
+    } else {
+        (0..per_q).for_each(|r| print!("  {:>14}", index_label(kept, r)));
+        println!();
+    }
+    for (q, row) in qs.iter().zip(values.chunks(per_q.max(1))) {
+        print!("{:>10}", num(*q));
+        for v in row {
+            let text = v.as_f64().map_or_else(|| "nan".to_string(), num);
+            print!("  {text:>14}");
+        }
+        println!();
+    }
+    Ok(())
+}
+
+fn json_num(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
+}
+
+/// `nocopy scale`: each feature standardized or min-max scaled, written as a .npy file.
+pub(crate) fn scale(
+    array: &NpyArray,
+    how: &nocopy_core::scale::Scaling,
+    axis: usize,
+    output: &std::path::Path,
+) -> Result<()> {
+    use ndarray::{Array2, Ix2};
+    fn go<T: Element, F: Element>(
+        v: &ndarray::ArrayViewD<'_, T>,
+        how: &nocopy_core::scale::Scaling,
+        axis: usize,
+    ) -> Result<Vec<u8>> {
+        let shape = v.shape().to_vec();
+        let table = match v.ndim() {
+            1 => v.view().insert_axis(ndarray::Axis(1)).into_dimensionality::<Ix2>()?,
+            2 => v.view().into_dimensionality::<Ix2>()?,
+            n => anyhow::bail!("scale needs a 1-d or 2-d array, not {n}-d"),
+        };
+        anyhow::ensure!(axis < 2 && (axis == 0 || v.ndim() == 2), "axis {axis} is out of bounds");
+        let table = if axis == 1 { table.reversed_axes() } else { table };
+        let mut out = Array2::<F>::from_elem(table.raw_dim(), F::default());
+        nocopy_core::scale::scale_into(&table, how, &mut out.view_mut(), &NEVER)?;
+        let out = if axis == 1 { out.reversed_axes() } else { out };
+        let out = out.as_standard_layout().into_owned().into_shape_with_order(shape)?;
+        Ok(nocopy_core::npy::to_bytes(&out.view()))
+    }
+    let src = source(array)?;
+    let bytes = if matches!(src.view().dtype(), DType::F32 | DType::F16) {
+        dispatch!(src.view(), v => go::<_, f32>(&v, how, axis))?
+    } else {
+        dispatch!(src.view(), v => go::<_, f64>(&v, how, axis))?
+    };
+    std::fs::write(output, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    Ok(())
+}
