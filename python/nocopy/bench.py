@@ -101,8 +101,8 @@ def workloads(quick: bool) -> list[Row]:
     tiny = np.arange(10.0)
     rows: list[Row] = []
 
-    def add(name, ours, theirs, peer, nbytes=0, goal="", inner=1):
-        t_ours, t_theirs = alternate(ours, theirs, repeat, inner)
+    def add(name, ours, theirs, peer, nbytes=0, goal="", inner=1, times=None):
+        t_ours, t_theirs = alternate(ours, theirs, times or repeat, inner)
         rows.append(Row(name, t_ours, peer, t_theirs, nbytes, goal))
 
     add("sum 1e7 float64", lambda: nc.sum(x64), lambda: np.sum(x64), "np.sum", x64.nbytes, ">=1.8x")
@@ -213,6 +213,51 @@ def workloads(quick: bool) -> list[Row]:
             )
     except ImportError:
         print("(bottleneck is not installed: its rows are skipped; pip install bottleneck)")
+    out = np.empty_like(table)
+    add(
+        "standardize (1e6, 32), out=",
+        lambda: nc.standardize(table, out=out),
+        lambda: (table - table.mean(0)) / table.std(0),
+        "np (X - mean) / std",
+        table.nbytes,
+        ">=4x",
+    )
+    add(
+        "histogram 1e7, 100 bins",
+        lambda: nc.histogram(x64, 100),
+        lambda: np.histogram(x64, 100),
+        "np.histogram",
+        x64.nbytes,
+        ">=5x",
+    )
+    add(
+        "percentile 1e7, [50, 90, 99]",
+        lambda: nc.percentile(x64, [50, 90, 99]),
+        lambda: np.percentile(x64, [50, 90, 99]),
+        "np.percentile",
+        x64.nbytes,
+        ">=2x",
+    )
+    rows_100 = rng.standard_normal((100_000, 100))
+    add(
+        "median(axis=1) (1e5, 100)",
+        lambda: nc.median(rows_100, axis=1),
+        lambda: np.median(rows_100, axis=1),
+        "np.median",
+        rows_100.nbytes,
+        ">=3x",
+    )
+    rows_nan = rows_100.copy()
+    rows_nan[rng.random(rows_nan.shape) < 0.1] = np.nan
+    add(
+        "nanquantile(0.9, axis=1) (1e5, 100), 10% NaN",
+        lambda: nc.nanquantile(rows_nan, 0.9, axis=1),
+        lambda: np.nanquantile(rows_nan, 0.9, axis=1),
+        "np.nanquantile",
+        rows_nan.nbytes,
+        ">=5x",
+        times=3,  # NumPy takes seconds: it loops over the rows in Python
+    )
     add(
         "sum of 10 float64, per call",
         lambda: nc.sum(tiny),

@@ -63,36 +63,37 @@ impl<'e> Bins<'e> {
         if !self.uniform {
             return self.search(x);
         }
-        let (i, valid) = self.estimate(x);
-        valid.then_some(i)
+        let bin = self.step(self.guess(x), x);
+        (bin < self.len()).then_some(bin)
     }
 
-    /// For evenly spaced edges: NumPy's estimate of `x`'s bin (NaN and far values clamp),
-    /// moved one step down or up as the edges say, and whether `x` is inside the edges.
-    /// Both steps look at the estimate's own edges, so the loads do not wait on each other.
-    /// The estimate is off by less than one bin (its rounding error is below `bins × 2⁻⁵⁰`, and
-    /// [`Bins::new`] sends more than 2³¹ bins to the search), so one step settles it.
+    /// For evenly spaced edges: NumPy's estimate of `x`'s bin, `(x - lo) * bins / (hi - lo)`
+    /// clamped to the bins (NaN to the first), without branches so that a loop of them
+    /// vectorizes. It is off by less than one bin (its rounding error is below `bins × 2⁻⁵⁰`,
+    /// and [`Bins::new`] sends more than 2³¹ bins to the search), so one [`Bins::step`] settles
+    /// it.
     #[inline(always)]
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
-        clippy::inline_always,
-        clippy::needless_bitwise_bool
-    )]
-    fn estimate(&self, x: f64) -> (usize, bool) {
-        let e = self.edges;
-        let last = e.len() - 2;
-        let valid = (x >= self.lo) & (x <= self.hi);
-        // In range by the selects (NaN too: it fails both), so the conversion never saturates.
+    #[allow(clippy::inline_always, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    fn guess(&self, x: f64) -> usize {
         let f = (x - self.lo) * self.scale;
         let f = if f < self.top { f } else { self.top };
         let f = if f > 0.0 { f } else { 0.0 };
-        let i = f as u32 as usize;
+        f as u32 as usize
+    }
+
+    /// The bin of `x` from its estimate `i` ([`Bins::guess`]), one step down or up as the
+    /// edges say (NumPy's correction; both edges are read at once), or the bin past the last
+    /// when `x` is outside the edges.
+    #[inline(always)]
+    #[allow(clippy::inline_always, clippy::needless_bitwise_bool)]
+    fn step(&self, i: usize, x: f64) -> usize {
+        let e = self.edges;
+        let last = e.len() - 2;
+        let valid = (x >= self.lo) & (x <= self.hi);
         let (below, above) = (e[i], e[i + 1]);
         let down = usize::from((x < below) & (i > 0));
         let up = usize::from((x >= above) & (i < last));
-        (i - down + up, valid)
+        if valid { i - down + up } else { last + 1 }
     }
 
     /// The bin of `x` by binary search over the edges.
@@ -115,6 +116,7 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
     const STAGE: usize = 256;
     let n = bins.len();
     let mut at = [0usize; STAGE];
+    let mut vals = [0.0f64; STAGE];
     let (c01, c23) = c.split_at_mut(2 * n);
     let (c0, c1) = c01.split_at_mut(n);
     let (c2, c3) = c23.split_at_mut(n);
@@ -128,9 +130,14 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
                 crate::simd::prefetch(line.as_ptr());
             }
         }
-        for (slot, &x) in at.iter_mut().zip(block) {
-            let (i, valid) = bins.estimate(x.to_f64());
-            *slot = if valid { i } else { n };
+        // The estimates first, in a loop the compiler vectorizes; then the steps, which read
+        // the edges.
+        for ((slot, v), &x) in at.iter_mut().zip(vals.iter_mut()).zip(block) {
+            *v = x.to_f64();
+            *slot = bins.guess(*v);
+        }
+        for (slot, &x) in at.iter_mut().zip(&vals[..block.len()]) {
+            *slot = bins.step(*slot, x);
         }
         let staged = &at[..block.len()];
         let quads = staged.chunks_exact(4);
