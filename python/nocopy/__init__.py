@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Iterator
 
 from nocopy import _native
+from nocopy._distance import cdist, pdist
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
 from nocopy._scale import minmax_scale, standardize
@@ -26,12 +27,14 @@ from nocopy._stats import (
 
 __all__ = [
     *(name for name in _native.__all__ if not name.startswith("_")),
+    "cdist",
     "histogram",
     "median",
     "minmax_scale",
     "nanmedian",
     "nanpercentile",
     "nanquantile",
+    "pdist",
     "percentile",
     "quantile",
     "standardize",

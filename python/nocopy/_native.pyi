@@ -8,7 +8,9 @@ __all__ = [
     "CopyRequiredError",
     "Layout",
     "Summary",
+    "_cdist",
     "_histogram",
+    "_pdist",
     "_read_probe",
     "_scale",
     "_select",
@@ -95,6 +97,8 @@ class Summary:
 def inspect(a: ArrayLike) -> Layout: ...
 def get_num_threads() -> int: ...
 def _read_probe(a: ArrayLike) -> int: ...
+def _cdist(xa: ArrayLike, xb: ArrayLike, out: np.ndarray, metric: str, p: float) -> None: ...
+def _pdist(x: ArrayLike, out: np.ndarray, metric: str, p: float) -> None: ...
 def _histogram(
     a: ArrayLike,
     edges: Sequence[float] | np.ndarray,

@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from nocopy import _native
+from nocopy._checks import check_out
 
 __all__ = ["minmax_scale", "standardize"]
 
@@ -16,15 +17,6 @@ __all__ = ["minmax_scale", "standardize"]
 def _result_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     # scikit-learn keeps float32 and float16, and computes everything else in float64.
     return dtype if dtype in (np.float32, np.float16) else np.dtype(np.float64)
-
-
-def _same_memory(x: NDArray[Any], y: NDArray[Any]) -> bool:
-    return (
-        x.__array_interface__["data"][0] == y.__array_interface__["data"][0]
-        and x.shape == y.shape
-        and x.strides == y.strides
-        and x.dtype == y.dtype
-    )
 
 
 def _run(name: str, a: ArrayLike, axis: int, out: NDArray[Any] | None, **how: Any) -> NDArray[Any]:
@@ -43,27 +35,7 @@ def _run(name: str, a: ArrayLike, axis: int, out: NDArray[Any] | None, **how: An
     if out is None:
         out = np.empty(arr.shape, dtype)
     else:
-        if not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
-        if out.shape != arr.shape:
-            raise ValueError(f"out has shape {out.shape}; the result has shape {arr.shape}")
-        if out.dtype != dtype:
-            raise TypeError(
-                f"out has dtype {out.dtype}; the result of {arr.dtype} input is {dtype} "
-                "(in native byte order)"
-            )
-        if not out.flags.writeable:
-            raise ValueError("out is read-only")
-        if not out.flags.aligned:
-            raise ValueError("out is not aligned to its item size")
-        if out.size > 1 and 0 in out.strides:
-            raise ValueError("out has a zero stride (a broadcast view): it cannot hold the result")
-        in_place = _same_memory(out, arr)
-        if not in_place and np.shares_memory(out, arr, max_work=10_000):
-            raise ValueError(
-                "out overlaps the input; it may only be the input itself (out=a, in place) or "
-                "memory the input does not use"
-            )
+        in_place = check_out(out, arr.shape, dtype, (arr,), True, f"{arr.dtype} input")
     # The kernel works on float32/float64 tables of samples x features.
     target = out if dtype != np.float16 else np.empty(arr.shape, np.float32)
     source = arr if not (in_place and dtype == np.float16) else target

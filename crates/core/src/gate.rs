@@ -508,6 +508,11 @@ macro_rules! any_types {
             impl From<ArrayD<$t>> for AnyArray {
                 fn from(a: ArrayD<$t>) -> Self { AnyArray::$variant(a) }
             }
+            impl FromAny for $t {
+                fn from_any(v: AnyView<'_>) -> Option<ArrayViewD<'_, $t>> {
+                    match v { AnyView::$variant(x) => Some(x), _ => None }
+                }
+            }
         )*
 
         /// Runs `$body` with `$v` bound to the typed view inside an [`AnyView`]: the one place a
@@ -521,6 +526,13 @@ macro_rules! any_types {
             };
         }
     };
+}
+
+/// The typed view inside an [`AnyView`], for a second array that must share the first's type
+/// (the first one dispatched with [`dispatch!`]).
+pub trait FromAny: Sized {
+    /// The view, if `v` holds this element type.
+    fn from_any(v: AnyView<'_>) -> Option<ArrayViewD<'_, Self>>;
 }
 
 any_types!(

@@ -17,6 +17,7 @@
 
 pub mod cancel;
 pub mod describe;
+pub mod distance;
 pub mod dtype;
 mod engine;
 pub mod error;

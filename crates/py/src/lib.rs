@@ -5,6 +5,7 @@
 //! exceptions in one place, [`error`].
 
 mod convert;
+mod distance;
 mod error;
 mod histogram;
 mod layout;
@@ -21,6 +22,8 @@ use pyo3::prelude::*;
 mod _native {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::distance::{_cdist, _pdist};
     #[pymodule_export]
     use crate::histogram::_histogram;
     #[pymodule_export]

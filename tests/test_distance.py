@@ -1,0 +1,146 @@
+"""cdist and pdist against scipy.spatial.distance, including the near-duplicate accuracy case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial import distance as sd
+
+import nocopy as nc
+
+from layouts import LAYOUTS, values
+
+METRICS = ["euclidean", "sqeuclidean", "cosine", "cityblock", "chebyshev", "minkowski"]
+
+
+def reference(f, *args, metric, p=3.0):
+    return f(*args, metric, p=p) if metric == "minkowski" else f(*args, metric)
+
+
+def close(got, want, dtype) -> None:
+    assert got.shape == want.shape
+    rtol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("metric", METRICS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int32, np.uint8])
+def test_cdist_and_pdist_match_scipy(metric, dtype):
+    a = values(dtype, (300, 19), seed=1)
+    b = values(dtype, (77, 19), seed=2)
+    want_dtype = np.float32 if dtype == np.float32 else np.float64
+    got = nc.cdist(a, b, metric, p=3.0)
+    assert got.dtype == want_dtype
+    close(got, reference(sd.cdist, a, b, metric=metric), dtype)
+    got = nc.pdist(a, metric, p=3.0)
+    assert got.dtype == want_dtype
+    close(got, reference(sd.pdist, a, metric=metric), dtype)
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_tiles_edges_and_large_tables(metric):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((700, 33))
+    b = rng.standard_normal((1300, 33))
+    close(
+        nc.cdist(a, b, metric, p=1.5), reference(sd.cdist, a, b, metric=metric, p=1.5), np.float64
+    )
+    close(nc.pdist(b, metric, p=1.5), reference(sd.pdist, b, metric=metric, p=1.5), np.float64)
+
+
+def test_near_duplicates_far_from_the_origin():
+    """Points 1e-3 apart at 1e4 from the origin: the matrix-product form alone loses every digit."""
+    rng = np.random.default_rng(4)
+    centre = rng.standard_normal(128) * 1e4
+    x = centre + rng.standard_normal((60, 128)) * 1e-3
+    y = np.concatenate([x[:10], centre + rng.standard_normal((40, 128)) * 1e-3])
+    want = sd.cdist(x, y)
+    got = nc.cdist(x, y)
+    off = want > 0
+    assert np.max(np.abs(got[off] - want[off]) / want[off]) <= 1e-6
+    assert np.all(got[:10, :10].diagonal() == 0.0)  # identical rows: exactly 0
+    sq = nc.cdist(x, y, "sqeuclidean")
+    assert np.all(sq >= 0)
+    # Mixed scales: a far cluster and points near the origin in one table.
+    z = np.concatenate([x[:20], rng.standard_normal((20, 128))])
+    want = sd.pdist(z)
+    got = nc.pdist(z)
+    assert np.max(np.abs(got - want) / want) <= 1e-6
+    x32 = x.astype(np.float32)
+    got32 = nc.cdist(x32, x32)
+    want32 = sd.cdist(x32.astype(np.float64), x32.astype(np.float64))
+    assert np.all(got32.diagonal() == 0)
+    off = want32 > 0
+    assert np.max(np.abs(got32[off] - want32[off]) / want32[off]) <= 1e-3
+
+
+def test_degenerate_shapes():
+    a = values(np.float64, (5, 3), seed=5)
+    close(nc.cdist(a[:1], a), sd.cdist(a[:1], a), np.float64)
+    close(nc.cdist(a[:, :1], a[:, :1]), sd.cdist(a[:, :1], a[:, :1]), np.float64)
+    assert nc.cdist(a[:0], a).shape == (0, 5)
+    assert nc.cdist(a, a[:0]).shape == (5, 0)
+    assert nc.pdist(a[:1]).shape == (0,)
+    assert nc.pdist(a[:0]).shape == (0,)
+    dup = np.repeat(a[:2], 3, axis=0)
+    d = nc.pdist(dup)
+    close(d, sd.pdist(dup), np.float64)
+    assert (d == 0).sum() == (sd.pdist(dup) == 0).sum()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layouts(layout, tmp_path):
+    a = LAYOUTS[layout](values(np.float64, (7, 5), seed=6), tmp_path)
+    b = np.array(a)[::-1].copy()
+    before = np.array(a, copy=True)
+    for metric in ("euclidean", "cityblock", "cosine"):
+        close(nc.cdist(a, b, metric), sd.cdist(np.array(a), b, metric), np.float64)
+        close(nc.pdist(a, metric), sd.pdist(np.array(a), metric), np.float64)
+    np.testing.assert_array_equal(a, before)
+
+
+def test_out():
+    a = values(np.float64, (30, 4), seed=7)
+    b = values(np.float64, (20, 4), seed=8)
+    out = np.empty((20, 30)).T  # any layout
+    assert nc.cdist(a, b, out=out) is out
+    close(out, sd.cdist(a, b), np.float64)
+    with pytest.raises(ValueError, match="out has shape"):
+        nc.cdist(a, b, out=np.empty((20, 30)))
+    with pytest.raises(TypeError, match="out has dtype float32"):
+        nc.cdist(a, b, out=np.empty((30, 20), np.float32))
+    ro = np.empty((30, 20))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        nc.cdist(a, b, out=ro)
+    square = np.zeros((30, 30))
+    square[:, :4] = a
+    with pytest.raises(ValueError, match="out overlaps the input"):
+        nc.cdist(square[:, :4], square[:, :4], out=square)
+
+
+def test_bad_input():
+    a = np.zeros((3, 4))
+    with pytest.raises(ValueError, match="same number of columns"):
+        nc.cdist(a, np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="Unknown Distance Metric"):
+        nc.cdist(a, a, "hamming-ish")
+    with pytest.raises(ValueError, match="2-dimensional"):
+        nc.cdist(np.zeros(3), a)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        nc.pdist(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="p must be greater than 0"):
+        nc.cdist(a, a, "minkowski", p=0)
+    with pytest.raises(TypeError):
+        nc.cdist(np.array([["a"]]), np.array([["b"]]))
+
+
+def test_same_results_on_any_thread_count():
+    rng = np.random.default_rng(9)
+    a = rng.standard_normal((900, 40))
+    with nc.threads(1):
+        one = nc.cdist(a, a[:500])
+        flat = nc.pdist(a, "cityblock")
+    with nc.threads(2):
+        np.testing.assert_array_equal(nc.cdist(a, a[:500]), one)
+        np.testing.assert_array_equal(nc.pdist(a, "cityblock"), flat)
