@@ -144,3 +144,64 @@ def test_same_results_on_any_thread_count():
     with nc.threads(2):
         np.testing.assert_array_equal(nc.cdist(a, a[:500]), one)
         np.testing.assert_array_equal(nc.pdist(a, "cityblock"), flat)
+
+
+def brute(base, queries, k, metric):
+    """Brute force: every distance, sorted by (distance, index)."""
+    b, q = base.astype(np.float64), queries.astype(np.float64)
+    if metric == "ip":
+        d = -(q @ b.T)
+    else:
+        d = sd.cdist(q, b, metric)
+    order = np.lexsort((np.broadcast_to(np.arange(len(b)), d.shape), d), axis=1)[:, :k]
+    dist = np.take_along_axis(d, order, axis=1)
+    return (-dist if metric == "ip" else dist), order
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cosine", "cityblock", "ip"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16])
+def test_knn_matches_brute_force(metric, dtype):
+    rng = np.random.default_rng(10)
+    base = (rng.standard_normal((3000, 24)) * 20).astype(dtype)
+    queries = (rng.standard_normal((70, 24)) * 20).astype(dtype)
+    d, i = nc.knn(base, queries, 7, metric=metric)
+    wd, wi = brute(base, queries, 7, metric)
+    assert i.dtype == np.int64 and d.shape == i.shape == (70, 7)
+    assert d.dtype == (np.float32 if dtype == np.float32 else np.float64)
+    np.testing.assert_array_equal(i, wi)
+    np.testing.assert_allclose(d, wd, rtol=2e-5 if dtype == np.float32 else 1e-10, atol=1e-6)
+
+
+def test_knn_ties_go_to_the_lower_index_on_any_thread_count():
+    base = np.tile(np.arange(50.0), 400)[:, None]  # value v at rows v, v + 50, v + 100, ...
+    q = np.array([[10.2], [0.0]])
+    for threads in (1, 2):
+        with nc.threads(threads):
+            d, i = nc.knn(base, q, 5)
+        np.testing.assert_array_equal(i, [[10, 60, 110, 160, 210], [0, 50, 100, 150, 200]])
+        np.testing.assert_allclose(d[0], 0.04)
+
+
+def test_knn_near_duplicates_and_degenerate_shapes():
+    rng = np.random.default_rng(11)
+    centre = rng.standard_normal(64) * 1e4
+    base = centre + rng.standard_normal((500, 64)) * 1e-3
+    d, i = nc.knn(base, base[:5], 1, metric="euclidean")
+    np.testing.assert_array_equal(i[:, 0], np.arange(5))
+    assert np.all(d == 0)
+    d, i = nc.knn(base[:1], base[:3], 1)
+    np.testing.assert_array_equal(i, [[0], [0], [0]])
+    d, i = nc.knn(base, base[:0], 3)
+    assert d.shape == i.shape == (0, 3)
+
+
+def test_knn_bad_input():
+    base = np.zeros((5, 3))
+    with pytest.raises(ValueError, match="k must be between 1 and the number of base rows"):
+        nc.knn(base, base, 6)
+    with pytest.raises(ValueError, match="k must be between"):
+        nc.knn(base, base, 0)
+    with pytest.raises(ValueError, match="same number of columns"):
+        nc.knn(base, np.zeros((2, 4)), 1)
+    with pytest.raises(ValueError, match="Unknown knn metric"):
+        nc.knn(base, base, 1, metric="chebyshev")

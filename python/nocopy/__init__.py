@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Iterator
 
 from nocopy import _native
-from nocopy._distance import cdist, pdist
+from nocopy._distance import cdist, knn, pdist
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
 from nocopy._scale import minmax_scale, standardize
@@ -29,6 +29,7 @@ __all__ = [
     *(name for name in _native.__all__ if not name.startswith("_")),
     "cdist",
     "histogram",
+    "knn",
     "median",
     "minmax_scale",
     "nanmedian",

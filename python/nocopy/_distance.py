@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from nocopy import _native
 from nocopy._checks import check_out
 
-__all__ = ["cdist", "pdist"]
+__all__ = ["cdist", "knn", "pdist"]
 
 _METRICS = ("euclidean", "sqeuclidean", "cosine", "cityblock", "chebyshev", "minkowski")
 
@@ -130,3 +130,62 @@ def pdist(x: ArrayLike, metric: str = "euclidean", *, p: float = 2.0) -> NDArray
     out = np.empty(n * (n - 1) // 2, _result_dtype(a))
     _native._pdist(a, out, name, float(p))
     return out
+
+
+_KNN_METRICS = ("sqeuclidean", "euclidean", "cosine", "cityblock", "ip")
+
+
+def knn(
+    base: ArrayLike, queries: ArrayLike, k: int, *, metric: str = "sqeuclidean"
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """The ``k`` nearest rows of ``base`` to each row of ``queries``, exactly.
+
+    Every pair is compared, in tiles (the matrix-product form with the same guard as
+    :func:`nocopy.cdist`), and ``base`` is read once, split between the threads; the memory
+    used is the packed queries and a few tiles per thread, however large ``base`` is. The
+    result never depends on the number of threads.
+
+    Parameters
+    ----------
+    base, queries : array_like
+        2-d tables with the same number of columns.
+    k : int
+        Neighbours per query, ``1 <= k <= len(base)``.
+    metric : str, optional
+        ``sqeuclidean`` (default), ``euclidean``, ``cosine``, ``cityblock``, or ``ip``: the
+        largest inner product first, as faiss's ``IndexFlatIP``.
+
+    Returns
+    -------
+    distances : numpy.ndarray
+        ``(len(queries), k)``, ascending (for ``ip``, the inner products descending); float32
+        when both tables are float32, else float64.
+    indices : numpy.ndarray
+        ``(len(queries), k)`` int64 rows of ``base``; ties go to the lower index.
+
+    Examples
+    --------
+    >>> import numpy as np, nocopy as nc
+    >>> base = np.array([[0.0], [10.0], [1.0], [3.0]])
+    >>> d, i = nc.knn(base, np.array([[0.9], [9.0]]), 2)
+    >>> i
+    array([[2, 0],
+           [1, 3]])
+    >>> d.round(2).tolist()
+    [[0.01, 0.81], [1.0, 36.0]]
+    """
+    b, q = _table(base, "base"), _table(queries, "queries")
+    if b.shape[1] != q.shape[1]:
+        raise ValueError(
+            "base and queries must have the same number of columns, "
+            f"not {b.shape[1]} and {q.shape[1]}"
+        )
+    if not isinstance(metric, str) or metric not in _KNN_METRICS:
+        raise ValueError(f"Unknown knn metric: {metric} (nocopy has {', '.join(_KNN_METRICS)})")
+    k = int(np.asarray(k).item()) if np.ndim(k) == 0 else k
+    if not isinstance(k, int) or not 1 <= k <= b.shape[0]:
+        raise ValueError(f"k must be between 1 and the number of base rows ({b.shape[0]}), not {k}")
+    dtype = _result_dtype(b, q)
+    if b.dtype != q.dtype:
+        b, q = np.asarray(b, dtype=dtype), np.asarray(q, dtype=dtype)
+    return _native._knn(b, q, k, metric, dtype == np.float32)

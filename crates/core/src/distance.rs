@@ -33,6 +33,8 @@ pub enum Metric {
     Chebyshev,
     /// `sum(|x - y|^p)^(1/p)`.
     Minkowski(f64),
+    /// `-x·y`: nearest is the largest inner product ([`knn`]'s `ip`, as faiss's `IndexFlatIP`).
+    NegInnerProduct,
 }
 
 impl Metric {
@@ -60,7 +62,10 @@ impl Metric {
     }
 
     fn uses_product(self) -> bool {
-        matches!(self, Metric::Euclidean | Metric::SqEuclidean | Metric::Cosine)
+        matches!(
+            self,
+            Metric::Euclidean | Metric::SqEuclidean | Metric::Cosine | Metric::NegInnerProduct
+        )
     }
 }
 
@@ -136,15 +141,29 @@ fn tile_distances<R: Real>(
         let o = &mut out[i * nb..(i + 1) * nb];
         match metric {
             Metric::Euclidean | Metric::SqEuclidean => {
-                for (j, d) in o.iter_mut().enumerate() {
-                    let scale = a.norms[i] + b.norms[j];
-                    let mut d2 = scale - 2.0 * dots[[i, j]].to_f64();
-                    if d2 < R::RECOMPUTE * scale {
+                let row = dots.row(i);
+                let dot = row.as_slice().expect("tiles are C-ordered");
+                let an = a.norms[i];
+                // The product form for the whole row (a loop that vectorizes), then the few
+                // pairs it cannot resolve again, directly.
+                for ((d, &bn), &p) in o.iter_mut().zip(&b.norms).zip(dot) {
+                    *d = (an + bn) - 2.0 * p.to_f64();
+                }
+                for (j, (d, &bn)) in o.iter_mut().zip(&b.norms).enumerate() {
+                    if *d < R::RECOMPUTE * (an + bn) {
                         let ys = b.rows.row(j);
-                        d2 = direct_sq(xs, ys.as_slice().expect("tiles are C-ordered"));
+                        *d = direct_sq(xs, ys.as_slice().expect("tiles are C-ordered")).max(0.0);
                     }
-                    let d2 = d2.max(0.0);
-                    *d = if metric == Metric::Euclidean { d2.sqrt() } else { d2 };
+                }
+                if metric == Metric::Euclidean {
+                    for d in o.iter_mut() {
+                        *d = d.sqrt();
+                    }
+                }
+            }
+            Metric::NegInnerProduct => {
+                for (j, d) in o.iter_mut().enumerate() {
+                    *d = -dots[[i, j]].to_f64();
                 }
             }
             Metric::Cosine => {
@@ -216,7 +235,15 @@ fn direct<R: Real>(metric: Metric, xs: &[R], ys: &[R]) -> f64 {
     }
 }
 
-/// Column means of `x` (the centre for the Euclidean metrics).
+/// The centre rows are moved to before a Euclidean product form: the second set's mean, for
+/// floats. Integers are not moved: their products and norms are then exact in `f64` (up to
+/// 2⁵³), so equal distances stay equal and ties go to the lower index.
+fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Option<Vec<f64>> {
+    let euclidean = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
+    (euclidean && T::DTYPE.is_float()).then(|| column_means(x))
+}
+
+/// Column means of `x`.
 fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Vec<f64> {
     let mut sums = vec![0.0; x.ncols()];
     for row in x.rows() {
@@ -248,8 +275,7 @@ fn blocks<T: Element, R: Real>(
             "XA and XB must have the same number of columns (i.e. feature dimension.)".into(),
         ));
     }
-    let centre =
-        matches!(metric, Metric::Euclidean | Metric::SqEuclidean).then(|| column_means(xb));
+    let centre = centring(metric, xb);
     let centre = centre.as_deref();
     let m = xa.nrows();
     let n = xb.nrows();
@@ -356,4 +382,180 @@ pub fn pdist_into<T: Element, R: Real>(
     // Tiles left of a row block's diagonal are not computed.
     let per_task = ROWS / 2;
     blocks::<T, R>(x, x, metric, cancel, &emit, per_task, &|first| (first + 1) / COLS * COLS)
+}
+
+/// Queries packed per task of [`knn`].
+const QUERY_BLOCK: usize = 256;
+/// Base rows per parallel task of [`knn`].
+const BASE_CHUNK: usize = 8192;
+
+/// The `k` best `(distance, index)` of each query so far, ascending.
+struct Best {
+    k: usize,
+    lists: Vec<Vec<(f64, i64)>>,
+}
+
+impl Best {
+    fn new(queries: usize, k: usize) -> Self {
+        Best { k, lists: vec![Vec::with_capacity(k + 1); queries] }
+    }
+
+    /// The distance a candidate must not exceed to enter query `q`'s list.
+    #[inline]
+    fn bar(&self, q: usize) -> f64 {
+        let list = &self.lists[q];
+        if list.len() < self.k { f64::INFINITY } else { list[self.k - 1].0 }
+    }
+
+    /// Offers base row `j` at distance `d` to query `q` (rows come in increasing order within
+    /// a task, so an equal distance never displaces a lower index).
+    #[inline]
+    fn offer(&mut self, q: usize, d: f64, j: i64) {
+        let list = &mut self.lists[q];
+        if list.len() == self.k {
+            let worst = list[self.k - 1];
+            if !(d < worst.0 || (d == worst.0 && j < worst.1)) {
+                return;
+            }
+            list.pop();
+        }
+        let at = list.partition_point(|&(e, i)| e < d || (e == d && i < j));
+        list.insert(at, (d, j));
+    }
+
+    /// The union's `k` best, ties to the lower index.
+    fn merge(mut self, other: Best) -> Best {
+        for (mine, theirs) in self.lists.iter_mut().zip(other.lists) {
+            let mut all: Vec<(f64, i64)> = mine.drain(..).chain(theirs).collect();
+            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            all.truncate(self.k);
+            *mine = all;
+        }
+        self
+    }
+}
+
+/// The `k` nearest rows of `base` to each row of `queries` by `metric` (squared Euclidean,
+/// Euclidean, cosine, cityblock, or the negated inner product): distances ascending (for the
+/// inner product, the products descending) and base row indices, ties to the lower index.
+///
+/// Exact: every pair is compared, in tiles; the memory used is the packed queries and a few
+/// tiles per thread, whatever the size of `base`, which is read once.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{distance::{knn, Metric}, NEVER};
+/// let base = array![[0.0], [10.0], [1.0], [3.0]];
+/// let (d, i) = knn::<f64, f64>(&base.view(), &array![[0.9]].view(), 2, Metric::SqEuclidean, &NEVER).unwrap();
+/// assert_eq!(i.row(0).to_vec(), vec![2, 0]);
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn knn<T: Element, R: Real>(
+    base: &ArrayView2<'_, T>,
+    queries: &ArrayView2<'_, T>,
+    k: usize,
+    metric: Metric,
+    cancel: &Cancel,
+) -> Result<(Array2<R>, Array2<i64>)> {
+    if base.ncols() != queries.ncols() {
+        return Err(Error::Invalid(format!(
+            "base and queries must have the same number of columns, not {} and {}",
+            base.ncols(),
+            queries.ncols()
+        )));
+    }
+    if k == 0 || k > base.nrows() {
+        return Err(Error::Invalid(format!(
+            "k must be between 1 and the number of base rows ({}), not {k}",
+            base.nrows()
+        )));
+    }
+    if matches!(metric, Metric::Chebyshev | Metric::Minkowski(_)) {
+        return Err(Error::Invalid(
+            "knn metrics are sqeuclidean, euclidean, cosine, cityblock and ip".into(),
+        ));
+    }
+    let nq = queries.nrows();
+    let n = base.nrows();
+    let centre = centring(metric, base);
+    let centre = centre.as_deref();
+    // Squared distances order as distances do: the square root is taken at the end.
+    let inner = if metric == Metric::Euclidean { Metric::SqEuclidean } else { metric };
+    let pack_queries = || {
+        (0..nq)
+            .step_by(QUERY_BLOCK)
+            .map(|q0| {
+                let mut t = Tile::<R>::new();
+                t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre);
+                t
+            })
+            .collect::<Vec<_>>()
+    };
+    let chunk = |qs: &[Tile<R>], best: &mut Best, c: usize| {
+        cancel.check()?;
+        let mut b = Tile::<R>::new();
+        let mut dots = Array2::from_elem((0, 0), R::default());
+        let mut tile = Vec::new();
+        let end = ((c + 1) * BASE_CHUNK).min(n);
+        for b0 in (c * BASE_CHUNK..end).step_by(COLS) {
+            let b1 = (b0 + COLS).min(end);
+            b.fill(&base.slice(s![b0..b1, ..]), centre);
+            for (qi, a) in qs.iter().enumerate() {
+                let w = b1 - b0;
+                tile.resize(a.rows.nrows() * w, 0.0);
+                tile_distances(inner, a, &b, &mut dots, &mut tile);
+                for (r, row) in tile.chunks(w).enumerate() {
+                    let q = qi * QUERY_BLOCK + r;
+                    // Most candidates lose to the current k-th: one comparison each.
+                    let mut bar = best.bar(q);
+                    for (j, &d) in row.iter().enumerate() {
+                        if d <= bar {
+                            best.offer(q, d, i64::try_from(b0 + j).unwrap_or(i64::MAX));
+                            bar = best.bar(q);
+                        }
+                    }
+                }
+            }
+        }
+        Ok::<_, Error>(())
+    };
+    let chunks = n.div_ceil(BASE_CHUNK);
+    let best = if n * nq < 1 << 14 || pool::threads_here() == 1 {
+        let qs = pack_queries();
+        let mut best = Best::new(nq, k);
+        for c in 0..chunks {
+            chunk(&qs, &mut best, c)?;
+        }
+        best
+    } else {
+        // One contiguous run of base chunks per thread, each with its own packed queries.
+        let parts = pool::threads_here().min(chunks);
+        pool::install(|| {
+            (0..parts)
+                .into_par_iter()
+                .map(|t| {
+                    let qs = pack_queries();
+                    let mut best = Best::new(nq, k);
+                    for c in t * chunks / parts..(t + 1) * chunks / parts {
+                        chunk(&qs, &mut best, c)?;
+                    }
+                    Ok::<_, Error>(best)
+                })
+                .try_reduce(|| Best::new(nq, k), |a, b| Ok(a.merge(b)))
+        })?
+    };
+    let mut dist = Array2::from_elem((nq, k), R::default());
+    let mut idx = Array2::from_elem((nq, k), 0i64);
+    for (q, list) in best.lists.iter().enumerate() {
+        for (r, &(d, j)) in list.iter().enumerate() {
+            let d = match metric {
+                Metric::Euclidean => d.max(0.0).sqrt(),
+                Metric::NegInnerProduct => -d,
+                _ => d,
+            };
+            dist[[q, r]] = R::from_f64(d);
+            idx[[q, r]] = j;
+        }
+    }
+    Ok((dist, idx))
 }

@@ -113,3 +113,42 @@ fn pdist_with<R: Real>(
     })?;
     Ok(())
 }
+
+/// The `k` nearest base rows of each query (`metric`: sqeuclidean, euclidean, cosine,
+/// cityblock, ip): `(distances, indices)`; float32 distances when `single`. Both inputs have
+/// one dtype.
+#[pyfunction]
+#[pyo3(signature = (base, queries, k, metric, single))]
+pub(crate) fn _knn(
+    py: Python<'_>,
+    base: &Bound<'_, PyAny>,
+    queries: &Bound<'_, PyAny>,
+    k: usize,
+    metric: &str,
+    single: bool,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let metric = if metric == "ip" {
+        Metric::NegInnerProduct
+    } else {
+        Metric::from_name(metric, 2.0).map_err(CoreError)?
+    };
+    let (b, q) = (asarray(base)?, asarray(queries)?);
+    let (mb, mq) = (Memory::of(&b)?, Memory::of(&q)?);
+    let work = mb.len().saturating_mul(mq.layout.shape.first().copied().unwrap_or(0));
+    macro_rules! go {
+        ($r:ty) => {{
+            let (d, i) = run(py, work, |cancel| {
+                let (sb, sq) = (
+                    mb.open(nocopy_core::CopyPolicy::IfNeeded)?,
+                    mq.open(nocopy_core::CopyPolicy::IfNeeded)?,
+                );
+                dispatch!(sb.view(), vb => {
+                    let vq = same_type(sq.view(), &vb)?;
+                    nocopy_core::distance::knn::<_, $r>(&table(vb, "base")?, &table(vq, "queries")?, k, metric, cancel)
+                })
+            })?;
+            (PyArray2::from_owned_array(py, d).into_any().unbind(), PyArray2::from_owned_array(py, i).into_any().unbind())
+        }};
+    }
+    Ok(if single { go!(f32) } else { go!(f64) })
+}

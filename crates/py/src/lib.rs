@@ -23,7 +23,7 @@ mod _native {
     use pyo3::prelude::*;
 
     #[pymodule_export]
-    use crate::distance::{_cdist, _pdist};
+    use crate::distance::{_cdist, _knn, _pdist};
     #[pymodule_export]
     use crate::histogram::_histogram;
     #[pymodule_export]
