@@ -263,3 +263,37 @@ def test_scale_writes_what_the_python_function_returns(tmp_path, minmax):
     np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
     r = run("scale", tmp_path / "c.npy", "-o", tmp_path / "x.npy")
     assert r.returncode == 1 and "1-d or 2-d" in r.stderr
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock", "cosine"])
+def test_cdist_writes_what_the_python_function_returns(tmp_path, metric):
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((40, 6)), rng.standard_normal((25, 6))
+    np.save(tmp_path / "a.npy", a)
+    np.save(tmp_path / "b.npy", np.asfortranarray(b))
+    r = run(
+        "cdist",
+        tmp_path / "a.npy",
+        tmp_path / "b.npy",
+        "--metric",
+        metric,
+        "-o",
+        tmp_path / "d.npy",
+    )
+    assert r.returncode == 0, r.stderr
+    got = np.load(tmp_path / "d.npy")
+    want = nc.cdist(a, b, metric)
+    assert got.dtype == want.dtype and got.tobytes() == want.tobytes()
+    np.save(tmp_path / "c.npy", rng.standard_normal((3, 5)))
+    r = run("cdist", tmp_path / "a.npy", tmp_path / "c.npy", "-o", tmp_path / "x.npy")
+    assert r.returncode == 1 and "same number of columns" in r.stderr
+    r = run(
+        "cdist",
+        tmp_path / "a.npy",
+        tmp_path / "b.npy",
+        "--metric",
+        "bogus",
+        "-o",
+        tmp_path / "x.npy",
+    )
+    assert r.returncode == 1 and "Unknown Distance Metric" in r.stderr

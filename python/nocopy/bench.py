@@ -258,6 +258,55 @@ def workloads(quick: bool) -> list[Row]:
         ">=5x",
         times=3,  # NumPy takes seconds: it loops over the rows in Python
     )
+    try:
+        from scipy.spatial.distance import cdist as scipy_cdist
+
+        pa = rng.standard_normal((4000, 128))
+        pb = rng.standard_normal((4000, 128))
+        pout = np.empty((4000, 4000))
+        flops = 2 * 4000 * 4000 * 128
+        for metric, goal in (("euclidean", ">=5x"), ("cityblock", ">=4x"), ("cosine", ">=5x")):
+            add(
+                f"cdist {metric} 4000x4000x128 float64",
+                lambda m=metric: nc.cdist(pa, pb, m, out=pout),
+                lambda m=metric: scipy_cdist(pa, pb, m),
+                "scipy cdist",
+                goal=goal,
+                times=3,
+            )
+        from sklearn.metrics.pairwise import euclidean_distances
+
+        add(
+            f"cdist euclidean 4000x4000x128 float64 ({flops / 1e9:.1f} GFLOP)",
+            lambda: nc.cdist(pa, pb, out=pout),
+            lambda: euclidean_distances(pa, pb),
+            "sklearn euclidean_distances",
+            goal=">=1x",
+        )
+        pa32, pb32 = pa.astype(np.float32), pb.astype(np.float32)
+        pout32 = np.empty((4000, 4000), np.float32)
+        add(
+            "cdist sqeuclidean 4000x4000x128 float32",
+            lambda: nc.cdist(pa32, pb32, "sqeuclidean", out=pout32),
+            lambda: euclidean_distances(pa32, pb32, squared=True),
+            "sklearn euclidean_distances",
+            goal=">=1x",
+        )
+        from sklearn.neighbors import NearestNeighbors
+
+        kb = rng.standard_normal((100_000, 128)).astype(np.float32)
+        kq = rng.standard_normal((1000, 128)).astype(np.float32)
+        brute = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(kb)
+        add(
+            "knn 100000x128 base, 1000 queries, k=10, float32",
+            lambda: nc.knn(kb, kq, 10),
+            lambda: brute.kneighbors(kq),
+            "sklearn brute",
+            goal=">=1.5x",
+            times=5,
+        )
+    except ImportError:
+        print("(scipy or scikit-learn is not installed: the distance rows are skipped)")
     add(
         "sum of 10 float64, per call",
         lambda: nc.sum(tiny),

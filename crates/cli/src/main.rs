@@ -112,6 +112,25 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
     },
+    /// Distances between the rows of two tables (scipy's cdist), written to a .npy file.
+    Cdist {
+        /// The first table (.npy, or NAME.npz:ARRAY).
+        a: String,
+        /// The second table, with as many columns.
+        b: String,
+        /// euclidean, sqeuclidean, cosine, cityblock, chebyshev or minkowski.
+        #[arg(long, default_value = "euclidean")]
+        metric: String,
+        /// The order of minkowski.
+        #[arg(long, default_value_t = 2.0)]
+        p: f64,
+        /// The .npy file to write (float32 when both tables are float32, else float64).
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
     /// Scale each column of a table (scikit-learn's scale, or minmax_scale), written to a .npy file.
     Scale {
         /// A .npy file (1-d or 2-d), or NAME.npz:ARRAY for one array of an .npz archive.
@@ -177,7 +196,8 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Move { threads, .. }
         | Command::Hist { threads, .. }
         | Command::Quantile { threads, .. }
-        | Command::Scale { threads, .. } => *threads,
+        | Command::Scale { threads, .. }
+        | Command::Cdist { threads, .. } => *threads,
     };
     if let Some(n) = threads {
         nocopy_core::pool::set_num_threads(n as usize)?;
@@ -209,6 +229,10 @@ fn run(cli: Cli) -> Result<()> {
                 )
             })?;
             report::quantile(&file, &array, &q, axis, method, skipna, json)
+        }
+        Command::Cdist { a, b, metric, p, output, .. } => {
+            let metric = nocopy_core::distance::Metric::from_name(&metric, p)?;
+            report::cdist(&load::open(&a)?, &load::open(&b)?, metric, &output)
         }
         Command::Scale { file, output, minmax, feature_range, axis, ddof, .. } => {
             let array = load::open(&file)?;

@@ -422,3 +422,38 @@ pub(crate) fn scale(
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
     Ok(())
 }
+
+/// `nocopy cdist`: the distances written as a .npy file.
+pub(crate) fn cdist(
+    a: &NpyArray,
+    b: &NpyArray,
+    metric: nocopy_core::distance::Metric,
+    output: &std::path::Path,
+) -> Result<()> {
+    use nocopy_core::distance::{Real, cdist_into};
+    use nocopy_core::gate::FromAny;
+    fn go<T: Element + FromAny, R: Real>(
+        va: ndarray::ArrayViewD<'_, T>,
+        vb: nocopy_core::AnyView<'_>,
+        metric: nocopy_core::distance::Metric,
+    ) -> Result<Vec<u8>> {
+        let vb =
+            T::from_any(vb).ok_or_else(|| anyhow::anyhow!("the two tables must have one dtype"))?;
+        let err = |_| anyhow::anyhow!("cdist needs 2-d tables");
+        let va = va.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
+        let vb = vb.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
+        let mut out = ndarray::Array2::<R>::from_elem((va.nrows(), vb.nrows()), R::default());
+        cdist_into(&va, &vb, metric, &mut out.view_mut(), &NEVER)?;
+        Ok(nocopy_core::npy::to_bytes(&out.into_dyn().view()))
+    }
+    let (sa, sb) = (source(a)?, source(b)?);
+    let single = sa.view().dtype() == DType::F32 && sb.view().dtype() == DType::F32;
+    let bytes = if single {
+        dispatch!(sa.view(), va => go::<_, f32>(va, sb.view(), metric))?
+    } else {
+        dispatch!(sa.view(), va => go::<_, f64>(va, sb.view(), metric))?
+    };
+    std::fs::write(output, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    Ok(())
+}
