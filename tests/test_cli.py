@@ -297,3 +297,23 @@ def test_cdist_writes_what_the_python_function_returns(tmp_path, metric):
         tmp_path / "x.npy",
     )
     assert r.returncode == 1 and "Unknown Distance Metric" in r.stderr
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "ip"])
+def test_knn_writes_an_npz_of_what_the_python_function_returns(tmp_path, metric):
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((3000, 8)).astype(np.float32)
+    queries = rng.standard_normal((2500, 8)).astype(np.float32)  # two batches
+    np.save(tmp_path / "b.npy", base)
+    np.save(tmp_path / "q.npy", queries)
+    out = tmp_path / "r.npz"
+    r = run("knn", tmp_path / "b.npy", tmp_path / "q.npy", "-k", "5", "--metric", metric, "-o", out)
+    assert r.returncode == 0, r.stderr
+    d, i = nc.knn(base, queries, 5, metric=metric)
+    with np.load(out) as z:
+        assert z["indices"].dtype == np.int64 and z["distances"].dtype == np.float32
+        np.testing.assert_array_equal(z["indices"], i)
+        assert z["distances"].tobytes() == d.tobytes()
+    r = run("knn", tmp_path / "b.npy", tmp_path / "q.npy", "-k", "3001", "-o", tmp_path / "x.npz")
+    assert r.returncode == 1 and "k must be between 1 and the number of base rows" in r.stderr
+    assert not (tmp_path / "x.npz").exists()

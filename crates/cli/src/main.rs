@@ -131,6 +131,26 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
     },
+    /// The k nearest base rows of each query row (exact), written to an .npz file with the
+    /// arrays `distances` and `indices`; a progress bar on stderr for runs over a second.
+    Knn {
+        /// The base table (.npy, or NAME.npz:ARRAY).
+        base: String,
+        /// The query table, with as many columns.
+        queries: String,
+        /// Neighbours per query.
+        #[arg(short, long)]
+        k: usize,
+        /// sqeuclidean, euclidean, cosine, cityblock or ip (largest inner product first).
+        #[arg(long, default_value = "sqeuclidean")]
+        metric: String,
+        /// The .npz file to write.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
     /// Scale each column of a table (scikit-learn's scale, or minmax_scale), written to a .npy file.
     Scale {
         /// A .npy file (1-d or 2-d), or NAME.npz:ARRAY for one array of an .npz archive.
@@ -197,7 +217,8 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Hist { threads, .. }
         | Command::Quantile { threads, .. }
         | Command::Scale { threads, .. }
-        | Command::Cdist { threads, .. } => *threads,
+        | Command::Cdist { threads, .. }
+        | Command::Knn { threads, .. } => *threads,
     };
     if let Some(n) = threads {
         nocopy_core::pool::set_num_threads(n as usize)?;
@@ -233,6 +254,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Cdist { a, b, metric, p, output, .. } => {
             let metric = nocopy_core::distance::Metric::from_name(&metric, p)?;
             report::cdist(&load::open(&a)?, &load::open(&b)?, metric, &output)
+        }
+        Command::Knn { base, queries, k, metric, output, .. } => {
+            let metric = if metric == "ip" {
+                nocopy_core::distance::Metric::NegInnerProduct
+            } else {
+                nocopy_core::distance::Metric::from_name(&metric, 2.0)?
+            };
+            report::knn(&load::open(&base)?, &load::open(&queries)?, k, metric, &output)
         }
         Command::Scale { file, output, minmax, feature_range, axis, ddof, .. } => {
             let array = load::open(&file)?;

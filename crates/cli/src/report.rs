@@ -457,3 +457,78 @@ pub(crate) fn cdist(
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
     Ok(())
 }
+
+/// Queries per batch of `nocopy knn` (the progress bar moves per batch).
+const KNN_BATCH: usize = 2048;
+
+/// `nocopy knn`: distances and indices written as an .npz archive, batch by batch.
+pub(crate) fn knn(
+    base: &NpyArray,
+    queries: &NpyArray,
+    k: usize,
+    metric: nocopy_core::distance::Metric,
+    output: &std::path::Path,
+) -> Result<()> {
+    use nocopy_core::distance::Real;
+    use nocopy_core::gate::FromAny;
+    fn go<T: Element + FromAny, R: Real>(
+        vb: ndarray::ArrayViewD<'_, T>,
+        vq: nocopy_core::AnyView<'_>,
+        k: usize,
+        metric: nocopy_core::distance::Metric,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let vq =
+            T::from_any(vq).ok_or_else(|| anyhow::anyhow!("the two tables must have one dtype"))?;
+        let err = |_| anyhow::anyhow!("knn needs 2-d tables");
+        let vb = vb.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
+        let vq = vq.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
+        let nq = vq.nrows();
+        let mut dist = ndarray::Array2::<R>::from_elem((nq, k), R::default());
+        let mut idx = ndarray::Array2::<i64>::zeros((nq, k));
+        let start = std::time::Instant::now();
+        let mut shown = false;
+        for q0 in (0..nq.max(1)).step_by(KNN_BATCH) {
+            let q1 = (q0 + KNN_BATCH).min(nq);
+            let batch = vq.slice(ndarray::s![q0..q1, ..]);
+            let (d, i) = nocopy_core::distance::knn::<T, R>(&vb, &batch, k, metric, &NEVER)?;
+            dist.slice_mut(ndarray::s![q0..q1, ..]).assign(&d);
+            idx.slice_mut(ndarray::s![q0..q1, ..]).assign(&i);
+            if start.elapsed().as_secs_f64() > 1.0 || (shown && q1 == nq) {
+                shown = true;
+                let filled = q1 * 40 / nq.max(1);
+                eprint!(
+                    "\rknn [{}{}] {q1}/{nq} queries, {:.1} s",
+                    "#".repeat(filled),
+                    " ".repeat(40 - filled),
+                    start.elapsed().as_secs_f64()
+                );
+            }
+        }
+        if shown {
+            eprintln!();
+        }
+        Ok((
+            nocopy_core::npy::to_bytes(&dist.into_dyn().view()),
+            nocopy_core::npy::to_bytes(&idx.into_dyn().view()),
+        ))
+    }
+    let (sb, sq) = (source(base)?, source(queries)?);
+    let single = sb.view().dtype() == DType::F32 && sq.view().dtype() == DType::F32;
+    let (d, i) = if single {
+        dispatch!(sb.view(), vb => go::<_, f32>(vb, sq.view(), k, metric))?
+    } else {
+        dispatch!(sb.view(), vb => go::<_, f64>(vb, sq.view(), k, metric))?
+    };
+    let file = std::fs::File::create(output)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    let mut zip = zip::ZipWriter::new(file);
+    let stored = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(d.len().max(i.len()) > u32::MAX as usize / 2);
+    for (name, bytes) in [("distances.npy", d), ("indices.npy", i)] {
+        zip.start_file(name, stored)?;
+        std::io::Write::write_all(&mut zip, &bytes)?;
+    }
+    zip.finish()?;
+    Ok(())
+}
