@@ -214,27 +214,18 @@ fn first<T: Element>(a: &ArrayD<T>) -> f64 {
     a.first().map_or(f64::NAN, |x| x.to_f64())
 }
 
-/// NumPy's `linspace(lo, hi, n + 1)`: `i * step + lo`, the last edge exactly `hi`.
+/// NumPy's `linspace(lo, hi, n + 1)`: `i * step + lo`, the last edge exactly `hi`, with every
+/// operation rounded by `r` (the identity for float64; to float32 for NumPy's float32 linspace,
+/// which one rounding of the exact float64 result reproduces for `+ - * /`).
 #[allow(clippy::cast_precision_loss)]
-fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    let step = (hi - lo) / n as f64;
+fn linspace(lo: f64, hi: f64, n: usize, r: impl Fn(f64) -> f64) -> Vec<f64> {
+    let (lo, hi, count) = (r(lo), r(hi), r(n as f64));
+    let delta = r(hi - lo);
+    let step = r(delta / count);
     let mut e: Vec<f64> = if step == 0.0 {
-        (0..=n).map(|i| i as f64 / n as f64 * (hi - lo) + lo).collect()
+        (0..=n).map(|i| r(r(r(r(i as f64) / count) * delta) + lo)).collect()
     } else {
-        (0..=n).map(|i| i as f64 * step + lo).collect()
-    };
-    e[n] = hi;
-    e
-}
-
-/// [`linspace`] in `float32` arithmetic.
-#[allow(clippy::cast_precision_loss)]
-fn linspace32(lo: f32, hi: f32, n: usize) -> Vec<f32> {
-    let step = (hi - lo) / n as f32;
-    let mut e: Vec<f32> = if step == 0.0 {
-        (0..=n).map(|i| i as f32 / n as f32 * (hi - lo) + lo).collect()
-    } else {
-        (0..=n).map(|i| i as f32 * step + lo).collect()
+        (0..=n).map(|i| r(r(r(i as f64) * step) + lo)).collect()
     };
     e[n] = hi;
     e
@@ -274,12 +265,11 @@ pub(crate) fn hist(
     // NumPy's edges take the data's float type; from the data's own extremes (float32
     // scalars) linspace even computes in it.
     #[allow(clippy::cast_possible_truncation)]
+    let to_f32 = |x: f64| f64::from(x as f32);
     let edges: Vec<f64> = match (single, range) {
-        (true, None) => linspace32(lo as f32, hi as f32, bins).into_iter().map(f64::from).collect(),
-        (true, Some(_)) => {
-            linspace(lo, hi, bins).into_iter().map(|e| f64::from(e as f32)).collect()
-        }
-        (false, _) => linspace(lo, hi, bins),
+        (true, None) => linspace(lo, hi, bins, to_f32),
+        (true, Some(_)) => linspace(lo, hi, bins, |x| x).into_iter().map(to_f32).collect(),
+        (false, _) => linspace(lo, hi, bins, |x| x),
     };
     anyhow::ensure!(
         edges.windows(2).all(|w| w[0] < w[1]),
