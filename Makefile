@@ -9,6 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.requirements
 WHEEL_STAMP := $(VENV)/.nocopy-installed
+BENCH_STAMP := $(VENV)/.bench-requirements
 CLI := target/release/nocopy
 RUST_SOURCES := Cargo.toml Cargo.lock pyproject.toml $(shell find crates -name '*.rs' -o -name Cargo.toml)
 PY_SOURCES := $(shell find python -type f -not -path '*/__pycache__/*')
@@ -30,6 +31,11 @@ $(WHEEL_STAMP): $(VENV_STAMP) $(RUST_SOURCES) $(PY_SOURCES) README.md
 
 build: $(WHEEL_STAMP)
 
+# Peers only the benchmarks compare against (faiss).
+$(BENCH_STAMP): $(VENV_STAMP) requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	touch $@
+
 cli: $(RUST_SOURCES)
 	cargo build --release --quiet -p nocopy-cli
 
@@ -44,7 +50,7 @@ py-test: build cli
 
 test: rust-test py-test
 
-bench: build
+bench: build $(BENCH_STAMP)
 	cargo bench -p nocopy-bench --bench paths
 	$(PY) -m nocopy.bench
 

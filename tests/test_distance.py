@@ -205,3 +205,55 @@ def test_knn_bad_input():
         nc.knn(base, np.zeros((2, 4)), 1)
     with pytest.raises(ValueError, match="Unknown knn metric"):
         nc.knn(base, base, 1, metric="chebyshev")
+
+
+def test_knn_near_duplicates_far_from_the_origin_match_scipy():
+    rng = np.random.default_rng(12)
+    centre = rng.standard_normal(32) * 1e4
+    base = centre + rng.standard_normal((2000, 32)) * 1e-3
+    queries = centre + rng.standard_normal((40, 32)) * 1e-3
+    d, i = nc.knn(base, queries, 4, metric="euclidean")
+    wd, wi = brute(base, queries, 4, "euclidean")
+    np.testing.assert_array_equal(i, wi)
+    np.testing.assert_allclose(d, wd, rtol=1e-6)
+
+
+def test_knn_nan_distances_rank_last_in_index_order():
+    base = np.arange(24.0).reshape(6, 4)
+    base[2, 1] = np.nan
+    queries = np.array([[4.0, 5, 6, 7], [0, np.nan, 0, 0]])
+    for metric in ("sqeuclidean", "cosine", "cityblock", "ip"):
+        d, i = nc.knn(base, queries, 6, metric=metric)
+        wd, wi = brute(base, queries, 6, metric)
+        np.testing.assert_array_equal(i, wi)
+        np.testing.assert_allclose(d, wd, rtol=1e-12)
+        assert i[0, -1] == 2 and np.isnan(d[0, -1])
+        np.testing.assert_array_equal(i[1], np.arange(6))
+        assert np.isnan(d[1]).all()
+
+
+@pytest.mark.parametrize("metric", ["sqeuclidean", "euclidean", "cosine", "cityblock", "ip"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_knn_same_results_on_any_thread_count(metric, dtype):
+    rng = np.random.default_rng(13)
+    base = rng.standard_normal((5000, 33)).astype(dtype)
+    queries = rng.standard_normal((300, 33)).astype(dtype)
+    with nc.threads(1):
+        d1, i1 = nc.knn(base, queries, 9, metric=metric)
+    with nc.threads(2):
+        d2, i2 = nc.knn(base, queries, 9, metric=metric)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(d1, d2)
+
+
+def test_nan_and_infinity_touch_only_their_own_rows():
+    rng = np.random.default_rng(14)
+    a = rng.standard_normal((50, 6)) * 1e3
+    b = rng.standard_normal((60, 6)) * 1e3
+    a[3, 2] = np.nan
+    b[7, 1] = np.inf
+    b[8, 0] = np.nan
+    for metric in METRICS:
+        with np.errstate(invalid="ignore"):
+            want = reference(sd.cdist, a, b, metric=metric)
+        np.testing.assert_allclose(nc.cdist(a, b, metric, p=3.0), want, rtol=1e-10)

@@ -103,10 +103,23 @@ def sigint_handled():
     signal.signal(signal.SIGINT, previous)
 
 
-@pytest.mark.usefixtures("sigint_handled")
-def test_ctrl_c_interrupts_a_long_kernel_promptly():
-    a = np.broadcast_to(np.float64(1.0), (10**5, 10**5))  # 10^10 elements: many seconds of work
+# Many seconds of work each, over inputs that take no memory (zero strides).
+LONG_CALLS = {
+    "sum": lambda: nc.sum(np.broadcast_to(np.float64(1.0), (10**5, 10**5))),
+    "cdist": lambda: nc.cdist(
+        np.broadcast_to(np.float64(1.0), (4000, 2000)),
+        np.broadcast_to(np.float64(2.0), (4000, 2000)),
+        "cityblock",
+    ),
+    "knn": lambda: nc.knn(
+        np.broadcast_to(np.float32(1.0), (10**6, 256)), np.ones((3000, 256), np.float32), 10
+    ),
+}
 
+
+@pytest.mark.usefixtures("sigint_handled")
+@pytest.mark.parametrize("call", LONG_CALLS)
+def test_ctrl_c_interrupts_a_long_kernel_promptly(call):
     def press_ctrl_c() -> None:
         time.sleep(0.3)
         _thread.interrupt_main()
@@ -114,7 +127,7 @@ def test_ctrl_c_interrupts_a_long_kernel_promptly():
     threading.Thread(target=press_ctrl_c).start()
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        nc.sum(a)
+        LONG_CALLS[call]()
     assert time.perf_counter() - start < 3.0
     # The pool is usable afterwards.
     assert nc.sum(np.ones(100_000)) == 100_000.0

@@ -39,6 +39,7 @@ class Row:
     peer_s: float
     bytes_read: int = 0
     goal: str = ""
+    flops: int = 0
 
     @property
     def speedup(self) -> float:
@@ -68,6 +69,38 @@ def probe(nbytes: int, repeat: int) -> float:
         _native._read_probe(words)
         times.append(time.perf_counter() - start)
     return words.nbytes / statistics.median(times)
+
+
+def fma_peak() -> tuple[float, float]:
+    """The machine's float32 fused multiply-add throughput in FLOP/s on nocopy's threads, in
+    256-bit (AVX2, what the GEMM uses) and 512-bit (AVX-512) registers; 0 where absent."""
+    peaks = []
+    for wide in (False, True):
+        _native._fma_probe(1000, wide)
+        times, done = [], 0
+        for _ in range(3):
+            start = time.perf_counter()
+            done = _native._fma_probe(5_000_000, wide)
+            times.append(time.perf_counter() - start)
+        peaks.append(done / min(times))
+    return peaks[0], peaks[1]
+
+
+def peak_memory_of_knn(n_base: int, n_queries: int) -> tuple[int, int]:
+    """(base bytes, extra peak bytes) of knn over a float32 base of 128 columns, k=10, in a
+    child process; the result arrays are counted."""
+    code = f"""
+import resource, numpy as np, nocopy as nc
+rng = np.random.default_rng(0)
+base = rng.standard_normal(({n_base}, 128), dtype=np.float32)
+queries = rng.standard_normal(({n_queries}, 128), dtype=np.float32)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+nc.knn(base, queries, 10)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print((after - before) * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return n_base * 128 * 4, int(out.stdout.strip())
 
 
 def numpy_four(a: np.ndarray, axis: int | None = None) -> None:
@@ -101,9 +134,9 @@ def workloads(quick: bool) -> list[Row]:
     tiny = np.arange(10.0)
     rows: list[Row] = []
 
-    def add(name, ours, theirs, peer, nbytes=0, goal="", inner=1, times=None):
+    def add(name, ours, theirs, peer, nbytes=0, goal="", inner=1, times=None, flops=0):
         t_ours, t_theirs = alternate(ours, theirs, times or repeat, inner)
-        rows.append(Row(name, t_ours, peer, t_theirs, nbytes, goal))
+        rows.append(Row(name, t_ours, peer, t_theirs, nbytes, goal, flops))
 
     add("sum 1e7 float64", lambda: nc.sum(x64), lambda: np.sum(x64), "np.sum", x64.nbytes, ">=1.8x")
     add("sum 1e7 float32", lambda: nc.sum(x32), lambda: np.sum(x32), "np.sum", x32.nbytes, ">=1.8x")
@@ -273,15 +306,17 @@ def workloads(quick: bool) -> list[Row]:
                 "scipy cdist",
                 goal=goal,
                 times=3,
+                flops=flops if metric != "cityblock" else 0,
             )
         from sklearn.metrics.pairwise import euclidean_distances
 
         add(
-            f"cdist euclidean 4000x4000x128 float64 ({flops / 1e9:.1f} GFLOP)",
+            "cdist euclidean 4000x4000x128 float64",
             lambda: nc.cdist(pa, pb, out=pout),
             lambda: euclidean_distances(pa, pb),
             "sklearn euclidean_distances",
             goal=">=1x",
+            flops=flops,
         )
         pa32, pb32 = pa.astype(np.float32), pb.astype(np.float32)
         pout32 = np.empty((4000, 4000), np.float32)
@@ -291,11 +326,13 @@ def workloads(quick: bool) -> list[Row]:
             lambda: euclidean_distances(pa32, pb32, squared=True),
             "sklearn euclidean_distances",
             goal=">=1x",
+            flops=flops,
         )
         from sklearn.neighbors import NearestNeighbors
 
         kb = rng.standard_normal((100_000, 128)).astype(np.float32)
         kq = rng.standard_normal((1000, 128)).astype(np.float32)
+        knn_flops = 2 * 100_000 * 1000 * 128
         brute = NearestNeighbors(n_neighbors=10, algorithm="brute").fit(kb)
         add(
             "knn 100000x128 base, 1000 queries, k=10, float32",
@@ -304,7 +341,25 @@ def workloads(quick: bool) -> list[Row]:
             "sklearn brute",
             goal=">=1.5x",
             times=5,
+            flops=knn_flops,
         )
+        try:
+            import faiss
+
+            flat = faiss.IndexFlatL2(128)
+            flat.add(kb)
+            same = np.array_equal(nc.knn(kb, kq, 10)[1], flat.search(kq, 10)[1])
+            add(
+                "knn as above" + ("" if same else " (NEIGHBOURS DIFFER)"),
+                lambda: nc.knn(kb, kq, 10),
+                lambda: flat.search(kq, 10),
+                "faiss IndexFlatL2",
+                goal=">=1x",
+                times=7,
+                flops=knn_flops,
+            )
+        except ImportError:
+            print("(faiss-cpu is not installed: the faiss row is skipped; make bench installs it)")
     except ImportError:
         print("(scipy or scikit-learn is not installed: the distance rows are skipped)")
     add(
@@ -397,11 +452,32 @@ def main(argv: list[str] | None = None) -> int:
             f"{r.speedup:>7.2f}x {r.goal:>7}  {gbs:>6.1f} {share:>6}  {r.peer}"
         )
 
+    peak256, peak512 = fma_peak()
+    print(
+        f"\nfloat32 FMA probe: {peak256 / GB:.0f} GFLOP/s in 256-bit registers (the GEMM's), "
+        f"{peak512 / GB:.0f} in 512-bit; float64 is half"
+    )
+    print(f"{'workload':<44} {'GFLOP/s':>8} {'of 256':>7} {'of 512':>7} {'peer':>8}")
+    for r in rows:
+        if r.flops:
+            half = 2 if "float64" in r.workload else 1
+            gf = r.flops / r.nocopy_s
+            print(
+                f"{r.workload:<44} {gf / GB:>8.1f} {gf * half / peak256:>7.0%} "
+                f"{gf * half / peak512:>7.0%} {r.flops / r.peer_s / GB:>8.1f}  {r.peer}"
+            )
+
     nbytes = 100_000_000 if args.quick else 800_000_000
     size, extra = peak_memory_of_describe(nbytes)
     print(
         f"\npeak memory of describe on a {size / 1e6:.0f} MB array: "
         f"{extra / 1e6:.2f} MB above the input ({extra / size:.2%}; goal < 1%)"
+    )
+    n_base, n_queries = (100_000, 1000) if args.quick else (1_000_000, 10_000)
+    knn_base, knn_extra = peak_memory_of_knn(n_base, n_queries)
+    print(
+        f"peak memory of knn, base {n_base}x128 float32 ({knn_base / 1e6:.0f} MB), "
+        f"{n_queries} queries, k=10: {knn_extra / 1e6:.1f} MB above the inputs (goal < 64 MB)"
     )
 
     series = sizes_series(args.quick) if (args.plot or args.json) else {}
@@ -413,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
             "read_bandwidth_bytes_per_s": bandwidth,
             "rows": [asdict(r) | {"speedup": r.speedup} for r in rows],
             "describe_peak_extra_bytes": {"input": size, "extra": extra},
+            "knn_peak_extra_bytes": {"base": knn_base, "extra": knn_extra},
+            "fma_peak_flops": {"256": peak256, "512": peak512},
             "speedup_by_size": series,
         }
         with open(args.json, "w") as f:

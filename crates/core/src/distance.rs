@@ -1,7 +1,7 @@
 //! Pairwise distances (scipy's `cdist`/`pdist` metrics), in cache-sized tiles.
 //!
 //! Rows are converted tile by tile into the working type (`f32` for `float32` input, else `f64`),
-//! centred on the second set's mean for the Euclidean metrics, and compared through a matrix
+//! centred on the second set's (sampled) mean for the Euclidean metrics, and compared through a matrix
 //! product (ndarray's `general_mat_mul`, i.e. `matrixmultiply`) where the metric allows:
 //! `|x - y|² = |x|² + |y|² - 2 x·y`. That form loses the digits a small distance between large
 //! vectors needs, so any pair whose product-form distance is small against `|x|² + |y|²`
@@ -70,18 +70,22 @@ impl Metric {
 }
 
 /// The working float type: `f32` or `f64`.
-pub trait Real: Element + LinalgScalar {
+pub trait Real: Element + LinalgScalar + PartialOrd {
     /// Product-form squared distances below this share of `|x|² + |y|²` are recomputed
     /// directly: the relative error left is at most about `k ε / RECOMPUTE` for `k` features.
     const RECOMPUTE: f64;
+    /// The type's machine epsilon, as `f64`.
+    const EPSILON: f64;
 }
 
 impl Real for f64 {
     const RECOMPUTE: f64 = 1e-3;
+    const EPSILON: f64 = f64::EPSILON;
 }
 
 impl Real for f32 {
     const RECOMPUTE: f64 = 0.05;
+    const EPSILON: f64 = f32::EPSILON as f64;
 }
 
 /// Rows of the first set per task.
@@ -89,15 +93,23 @@ const ROWS: usize = 128;
 /// Rows of the second set per tile.
 const COLS: usize = 512;
 
-/// A tile of rows converted to the working type (and centred), with their squared norms.
+/// A tile of rows converted to the working type (and centred), with their squared norms (also
+/// rounded to the working type) and the largest norm.
 struct Tile<R> {
     rows: Array2<R>,
     norms: Vec<f64>,
+    rounded: Vec<R>,
+    max_norm: f64,
 }
 
 impl<R: Real> Tile<R> {
     fn new() -> Self {
-        Tile { rows: Array2::from_elem((0, 0), R::default()), norms: Vec::new() }
+        Tile {
+            rows: Array2::from_elem((0, 0), R::default()),
+            norms: Vec::new(),
+            rounded: Vec::new(),
+            max_norm: 0.0,
+        }
     }
 
     fn fill<T: Element>(&mut self, src: &ArrayView2<'_, T>, centre: Option<&[f64]>) {
@@ -107,15 +119,29 @@ impl<R: Real> Tile<R> {
         }
         self.norms.clear();
         for (mut dst, row) in self.rows.rows_mut().into_iter().zip(src.rows()) {
-            let mut norm = 0.0;
-            for (j, (d, x)) in dst.iter_mut().zip(row.iter()).enumerate() {
-                let v = x.to_f64() - centre.map_or(0.0, |c| c[j]);
-                *d = R::from_f64(v);
-                let r = d.to_f64();
-                norm += r * r;
+            let dst = dst.as_slice_mut().expect("tiles are C-ordered");
+            match (centre, row.as_slice()) {
+                (Some(c), Some(xs)) => {
+                    for ((d, x), c) in dst.iter_mut().zip(xs).zip(c) {
+                        *d = R::from_f64(x.to_f64() - c);
+                    }
+                }
+                (Some(c), None) => {
+                    for ((d, x), c) in dst.iter_mut().zip(row).zip(c) {
+                        *d = R::from_f64(x.to_f64() - c);
+                    }
+                }
+                (None, _) => {
+                    for (d, x) in dst.iter_mut().zip(row) {
+                        *d = R::from_f64(x.to_f64());
+                    }
+                }
             }
-            self.norms.push(norm);
+            self.norms.push(squared_norm(dst));
         }
+        self.rounded.clear();
+        self.rounded.extend(self.norms.iter().map(|&n| R::from_f64(n)));
+        self.max_norm = self.norms.iter().copied().fold(0.0, f64::max);
     }
 }
 
@@ -150,9 +176,10 @@ fn tile_distances<R: Real>(
                     *d = (an + bn) - 2.0 * p.to_f64();
                 }
                 for (j, (d, &bn)) in o.iter_mut().zip(&b.norms).enumerate() {
-                    if *d < R::RECOMPUTE * (an + bn) {
+                    // NaN (from an infinite coordinate) is recomputed too.
+                    if d.is_nan() || *d < R::RECOMPUTE * (an + bn) {
                         let ys = b.rows.row(j);
-                        *d = direct_sq(xs, ys.as_slice().expect("tiles are C-ordered")).max(0.0);
+                        *d = direct_sq(xs, ys.as_slice().expect("tiles are C-ordered"));
                     }
                 }
                 if metric == Metric::Euclidean {
@@ -180,6 +207,19 @@ fn tile_distances<R: Real>(
             }
         }
     }
+}
+
+/// `sum(x²)` in `f64`, in eight lanes.
+fn squared_norm<R: Real>(xs: &[R]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|x| x.to_f64() * x.to_f64()).sum();
+    for a in chunks {
+        for l in 0..8 {
+            acc[l] += a[l].to_f64() * a[l].to_f64();
+        }
+    }
+    acc.iter().sum::<f64>() + tail
 }
 
 /// `sum((x - y)²)` in `f64`, in eight lanes.
@@ -235,7 +275,10 @@ fn direct<R: Real>(metric: Metric, xs: &[R], ys: &[R]) -> f64 {
     }
 }
 
-/// The centre rows are moved to before a Euclidean product form: the second set's mean, for
+/// Rows whose mean is the centre: any point near the data serves.
+const CENTRE_SAMPLE: usize = 4096;
+
+/// The centre rows are moved to before a Euclidean product form: the second set's (sampled) mean, for
 /// floats. Integers are not moved: their products and norms are then exact in `f64` (up to
 /// 2⁵³), so equal distances stay equal and ties go to the lower index.
 fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Option<Vec<f64>> {
@@ -243,17 +286,20 @@ fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Option<Vec<f64
     (euclidean && T::DTYPE.is_float()).then(|| column_means(x))
 }
 
-/// Column means of `x`.
+/// Column means of up to [`CENTRE_SAMPLE`] evenly spaced rows of `x` (0 where not finite).
 fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Vec<f64> {
     let mut sums = vec![0.0; x.ncols()];
-    for row in x.rows() {
+    let step = x.nrows().div_ceil(CENTRE_SAMPLE).max(1);
+    let sample = x.slice(s![..;step, ..]);
+    for row in sample.rows() {
         for (s, v) in sums.iter_mut().zip(row.iter()) {
             *s += v.to_f64();
         }
     }
     #[allow(clippy::cast_precision_loss)]
-    let n = x.nrows().max(1) as f64;
-    sums.iter().map(|s| s / n).collect()
+    let n = sample.nrows().max(1) as f64;
+    // Any centre serves; a column with NaN or infinities is left where it is.
+    sums.iter().map(|s| if s.is_finite() { s / n } else { 0.0 }).collect()
 }
 
 /// Takes `(first_row, first_col, distances, width)`: a tile of distances, row-major.
@@ -280,7 +326,6 @@ fn blocks<T: Element, R: Real>(
     let m = xa.nrows();
     let n = xb.nrows();
     let task = |first: usize| {
-        cancel.check()?;
         let rows = xa.slice(s![first..(first + rows_per_task).min(m), ..]);
         let mut a = Tile::<R>::new();
         a.fill(&rows, centre);
@@ -288,6 +333,7 @@ fn blocks<T: Element, R: Real>(
         let mut dots = Array2::from_elem((0, 0), R::default());
         let mut tile = Vec::new();
         for c0 in (skip(first)..n).step_by(COLS) {
+            cancel.check()?;
             let c1 = (c0 + COLS).min(n);
             b.fill(&xb.slice(s![c0..c1, ..]), centre);
             tile.resize(rows.nrows() * (c1 - c0), 0.0);
@@ -384,10 +430,10 @@ pub fn pdist_into<T: Element, R: Real>(
     blocks::<T, R>(x, x, metric, cancel, &emit, per_task, &|first| (first + 1) / COLS * COLS)
 }
 
-/// Queries packed per task of [`knn`].
+/// Queries per packed block of [`knn`].
 const QUERY_BLOCK: usize = 256;
-/// Base rows per parallel task of [`knn`].
-const BASE_CHUNK: usize = 8192;
+/// Candidates screened together in [`screen`].
+const SCREEN: usize = 64;
 
 /// The `k` best `(distance, index)` of each query so far, ascending.
 struct Best {
@@ -408,9 +454,10 @@ impl Best {
     }
 
     /// Offers base row `j` at distance `d` to query `q` (rows come in increasing order within
-    /// a task, so an equal distance never displaces a lower index).
+    /// a task, so an equal distance never displaces a lower index; NaN is never listed).
     #[inline]
-    fn offer(&mut self, q: usize, d: f64, j: i64) {
+    fn offer(&mut self, q: usize, d: f64, j: usize) {
+        let j = i64::try_from(j).unwrap_or(i64::MAX);
         let list = &mut self.lists[q];
         if list.len() == self.k {
             let worst = list[self.k - 1];
@@ -435,12 +482,97 @@ impl Best {
     }
 }
 
+/// Offers the pairs of query tile `a` (queries from `q0`) and base tile `b` (rows from `b0`) to
+/// `best` by the squared Euclidean distance or the negated inner product, from their products
+/// `dots`.
+///
+/// A pass in the working type, which vectorizes, screens [`SCREEN`] candidates at a time
+/// against the query's bar, widened by more than that pass's rounding (and, for squared
+/// distances, never below the zone [`tile_distances`] recomputes). Only the candidates it lets
+/// through are computed in `f64` exactly as [`tile_distances`] computes them, so the lists are
+/// those the full distances would give; most tiles never leave the screening pass.
+fn screen<R: Real>(
+    metric: Metric,
+    a: &Tile<R>,
+    q0: usize,
+    b: &Tile<R>,
+    b0: usize,
+    dots: &Array2<R>,
+    best: &mut Best,
+) {
+    let squared = metric == Metric::SqEuclidean;
+    let zeros = vec![R::zero(); if squared { 0 } else { b.rows.nrows() }];
+    // A candidate's screening value is `w + scale · x·y`: `|y|² - 2 x·y`, or `-x·y`.
+    let (weights, scale) =
+        if squared { (&b.rounded, R::from_f64(-2.0)) } else { (&zeros, R::from_f64(-1.0)) };
+    for (i, dot) in dots.rows().into_iter().enumerate() {
+        let q = q0 + i;
+        let dot = dot.to_slice().expect("tiles are C-ordered");
+        let an = if squared { a.norms[i] } else { 0.0 };
+        let xs = a.rows.row(i);
+        let xs = xs.as_slice().expect("tiles are C-ordered");
+        let mut bar = best.bar(q);
+        for (c, (ps, ws)) in dot.chunks(SCREEN).zip(weights.chunks(SCREEN)).enumerate() {
+            let floor = if squared { bar.max(R::RECOMPUTE * (an + b.max_norm)) } else { bar };
+            // The rounding of `w + scale · x·y` and of the threshold: below 2ε(|x|² + |y|²)
+            // and ε|threshold|.
+            let margin = 4.0 * R::EPSILON * (an + b.max_norm + floor.abs());
+            let threshold = R::from_f64(floor - an + margin);
+            // Not `<=`: NaN goes through, to be recomputed or refused below (one comparison,
+            // which vectorizes).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let hits: u32 =
+                ps.iter().zip(ws).map(|(&p, &w)| u32::from(!(w + scale * p > threshold))).sum();
+            if hits == 0 {
+                continue;
+            }
+            for (j, &p) in ps.iter().enumerate() {
+                let j = c * SCREEN + j;
+                let d = if squared {
+                    let bn = b.norms[j];
+                    let d = (an + bn) - 2.0 * p.to_f64();
+                    if d.is_nan() || d < R::RECOMPUTE * (an + bn) {
+                        let ys = b.rows.row(j);
+                        direct_sq(xs, ys.as_slice().expect("tiles are C-ordered"))
+                    } else {
+                        d
+                    }
+                } else {
+                    -p.to_f64()
+                };
+                if d <= bar {
+                    best.offer(q, d, b0 + j);
+                    bar = best.bar(q);
+                }
+            }
+        }
+    }
+}
+
+/// Offers every distance of a row-major tile (`b0` its first base row) to `best`, query rows
+/// from `q0`.
+fn offer_all(tile: &[f64], width: usize, q0: usize, b0: usize, best: &mut Best) {
+    for (r, row) in tile.chunks(width).enumerate() {
+        let q = q0 + r;
+        // Most candidates lose to the current k-th: one comparison each.
+        let mut bar = best.bar(q);
+        for (j, &d) in row.iter().enumerate() {
+            if d <= bar {
+                best.offer(q, d, b0 + j);
+                bar = best.bar(q);
+            }
+        }
+    }
+}
+
 /// The `k` nearest rows of `base` to each row of `queries` by `metric` (squared Euclidean,
 /// Euclidean, cosine, cityblock, or the negated inner product): distances ascending (for the
 /// inner product, the products descending) and base row indices, ties to the lower index.
+/// NaN distances rank after all others (as in a stable sort), in index order.
 ///
-/// Exact: every pair is compared, in tiles; the memory used is the packed queries and a few
-/// tiles per thread, whatever the size of `base`, which is read once.
+/// Exact: every pair is compared, in tiles; the memory used is the packed queries, their
+/// lists and a few tiles per thread, whatever the size of `base`, which is read once, split
+/// between the threads.
 ///
 /// ```
 /// use ndarray::array;
@@ -477,84 +609,75 @@ pub fn knn<T: Element, R: Real>(
     }
     let nq = queries.nrows();
     let n = base.nrows();
+    // Centred on the base (a sample of it), so that a query's neighbours do not depend on
+    // the other queries.
     let centre = centring(metric, base);
     let centre = centre.as_deref();
     // Squared distances order as distances do: the square root is taken at the end.
     let inner = if metric == Metric::Euclidean { Metric::SqEuclidean } else { metric };
-    let pack_queries = || {
-        (0..nq)
-            .step_by(QUERY_BLOCK)
-            .map(|q0| {
-                let mut t = Tile::<R>::new();
-                t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre);
-                t
-            })
-            .collect::<Vec<_>>()
-    };
-    let chunk = |qs: &[Tile<R>], best: &mut Best, c: usize| {
-        cancel.check()?;
+    let packed: Vec<Tile<R>> = (0..nq)
+        .step_by(QUERY_BLOCK)
+        .map(|q0| {
+            let mut t = Tile::<R>::new();
+            t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre);
+            t
+        })
+        .collect();
+    // The base rows `rows` against every query.
+    let part = |rows: std::ops::Range<usize>| {
+        let mut best = Best::new(nq, k);
         let mut b = Tile::<R>::new();
         let mut dots = Array2::from_elem((0, 0), R::default());
         let mut tile = Vec::new();
-        let end = ((c + 1) * BASE_CHUNK).min(n);
-        for b0 in (c * BASE_CHUNK..end).step_by(COLS) {
-            let b1 = (b0 + COLS).min(end);
+        for b0 in rows.clone().step_by(COLS) {
+            cancel.check()?;
+            let b1 = (b0 + COLS).min(rows.end);
             b.fill(&base.slice(s![b0..b1, ..]), centre);
-            for (qi, a) in qs.iter().enumerate() {
-                let w = b1 - b0;
-                tile.resize(a.rows.nrows() * w, 0.0);
-                tile_distances(inner, a, &b, &mut dots, &mut tile);
-                for (r, row) in tile.chunks(w).enumerate() {
-                    let q = qi * QUERY_BLOCK + r;
-                    // Most candidates lose to the current k-th: one comparison each.
-                    let mut bar = best.bar(q);
-                    for (j, &d) in row.iter().enumerate() {
-                        if d <= bar {
-                            best.offer(q, d, i64::try_from(b0 + j).unwrap_or(i64::MAX));
-                            bar = best.bar(q);
-                        }
+            for (qi, a) in packed.iter().enumerate() {
+                let q0 = qi * QUERY_BLOCK;
+                if matches!(inner, Metric::SqEuclidean | Metric::NegInnerProduct) {
+                    if dots.dim() != (a.rows.nrows(), b1 - b0) {
+                        dots = Array2::from_elem((a.rows.nrows(), b1 - b0), R::default());
                     }
+                    general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), &mut dots);
+                    screen(inner, a, q0, &b, b0, &dots, &mut best);
+                } else {
+                    tile.resize(a.rows.nrows() * (b1 - b0), 0.0);
+                    tile_distances(inner, a, &b, &mut dots, &mut tile);
+                    offer_all(&tile, b1 - b0, q0, b0, &mut best);
                 }
             }
         }
-        Ok::<_, Error>(())
+        Ok::<_, Error>(best)
     };
-    let chunks = n.div_ceil(BASE_CHUNK);
     let best = if n * nq < 1 << 14 || pool::threads_here() == 1 {
-        let qs = pack_queries();
-        let mut best = Best::new(nq, k);
-        for c in 0..chunks {
-            chunk(&qs, &mut best, c)?;
-        }
-        best
+        part(0..n)?
     } else {
-        // One contiguous run of base chunks per thread, each with its own packed queries.
-        let parts = pool::threads_here().min(chunks);
+        // One run of base rows per thread, all of them against the same packed queries.
+        let parts = pool::threads_here().min(n.div_ceil(COLS));
         pool::install(|| {
             (0..parts)
                 .into_par_iter()
-                .map(|t| {
-                    let qs = pack_queries();
-                    let mut best = Best::new(nq, k);
-                    for c in t * chunks / parts..(t + 1) * chunks / parts {
-                        chunk(&qs, &mut best, c)?;
-                    }
-                    Ok::<_, Error>(best)
-                })
+                .map(|t| part(t * n / parts..(t + 1) * n / parts))
                 .try_reduce(|| Best::new(nq, k), |a, b| Ok(a.merge(b)))
         })?
     };
-    let mut dist = Array2::from_elem((nq, k), R::default());
+    let mut dist = Array2::from_elem((nq, k), R::from_f64(f64::NAN));
     let mut idx = Array2::from_elem((nq, k), 0i64);
     for (q, list) in best.lists.iter().enumerate() {
         for (r, &(d, j)) in list.iter().enumerate() {
             let d = match metric {
-                Metric::Euclidean => d.max(0.0).sqrt(),
+                Metric::Euclidean => d.sqrt(),
                 Metric::NegInnerProduct => -d,
                 _ => d,
             };
             dist[[q, r]] = R::from_f64(d);
             idx[[q, r]] = j;
+        }
+        // Fewer than k numbers: the rest are NaN, the lowest indices not listed.
+        let mut free = (0i64..).filter(|j| !list.iter().any(|&(_, l)| l == *j));
+        for r in list.len()..k {
+            idx[[q, r]] = free.next().unwrap_or_default();
         }
     }
     Ok((dist, idx))

@@ -281,13 +281,15 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
 /// at once so that eight independent chains of additions hide their latency.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+
     use std::arch::x86_64::{
-        __m256d, _CMP_ORD_Q, _CMP_UNORD_Q, _mm256_add_pd, _mm256_and_pd, _mm256_castps256_ps128,
-        _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_loadu_pd,
-        _mm256_loadu_ps, _mm256_max_pd, _mm256_max_ps, _mm256_min_pd, _mm256_min_ps,
-        _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd, _mm256_or_pd, _mm256_or_ps,
-        _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd,
-        _mm256_storeu_ps, _mm256_sub_pd,
+        __m256, __m256d, __m512, _CMP_ORD_Q, _CMP_UNORD_Q, _mm256_add_pd, _mm256_and_pd,
+        _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cvtps_pd,
+        _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_max_pd,
+        _mm256_max_ps, _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps,
+        _mm256_mul_pd, _mm256_or_pd, _mm256_or_ps, _mm256_set1_pd, _mm256_set1_ps,
+        _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps, _mm256_sub_pd,
+        _mm512_fmadd_ps, _mm512_reduce_add_ps, _mm512_set1_ps,
     };
 
     use super::{EXT_LANES, LANES, LEAF, Term, prefetch, tree_lanes};
@@ -515,6 +517,39 @@ mod x86 {
         // Asking ahead here made one thread slower (10.5 ms against 7 on 10^7 elements).
         with_term(n, term, sums, load, |i: usize| term.of(xs[i]), |_| {})
     }
+
+    /// Ten chains of 256-bit fused multiply-adds, `rounds` long; their sum.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn fma256(rounds: u64) -> f32 {
+        let (m, c) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        let mut acc: [__m256; 10] = [_mm256_set1_ps(1.0); 10];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm256_fmadd_ps(*a, m, c);
+            }
+        }
+        let mut out = [0.0f32; 8];
+        let mut sum = 0.0;
+        for a in acc {
+            // SAFETY: `out` holds eight floats.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), a) };
+            sum += out.iter().sum::<f32>();
+        }
+        sum
+    }
+
+    /// Ten chains of 512-bit fused multiply-adds, `rounds` long; their sum.
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn fma512(rounds: u64) -> f32 {
+        let (m, c) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+        let mut acc: [__m512; 10] = [_mm512_set1_ps(1.0); 10];
+        for _ in 0..rounds {
+            for a in &mut acc {
+                *a = _mm512_fmadd_ps(*a, m, c);
+            }
+        }
+        acc.iter().map(|&a| _mm512_reduce_add_ps(a)).sum()
+    }
 }
 
 #[inline(always)]
@@ -611,6 +646,43 @@ fn min_max_body<T: Element, const L: u8>(xs: &[T]) -> (T, T, bool) {
 multilevel! {
     /// Minimum, maximum and "holds a NaN" of a non-empty block.
     fn min_max<T>(xs: &[T]) -> (T, T, bool) = min_max_body;
+
+}
+
+/// Runs `rounds` rounds of float32 fused multiply-adds, ten independent registers a round, on
+/// every thread of the pool, in 256-bit (AVX2) or 512-bit (`wide`, AVX-512) registers: a probe of
+/// the machine's arithmetic peak for `python -m nocopy.bench`. Returns the floating-point
+/// operations done, 0 where the CPU lacks the instructions.
+#[must_use]
+pub fn fma_probe(rounds: u64, wide: bool) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use rayon::prelude::*;
+        let has = if wide {
+            is_x86_feature_detected!("avx512f")
+        } else {
+            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        };
+        if !has {
+            return 0;
+        }
+        let threads = crate::pool::threads_here();
+        let sum: f32 = crate::pool::install(|| {
+            (0..threads)
+                .into_par_iter()
+                // SAFETY: the features each loop needs were detected above.
+                .map(|_| unsafe { if wide { x86::fma512(rounds) } else { x86::fma256(rounds) } })
+                .sum()
+        });
+        // Used, so that the loops are not optimized away.
+        let lanes: u64 = if wide { 16 } else { 8 };
+        u64::from(sum.is_finite()) * rounds * 10 * lanes * 2 * threads as u64
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (rounds, wide);
+        0
+    }
 }
 
 #[cfg(test)]

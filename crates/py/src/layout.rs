@@ -137,6 +137,20 @@ pub(crate) fn read_probe(py: Python<'_>, a: &Bound<'_, PyAny>) -> PyResult<u64> 
     })
 }
 
+/// Runs ``rounds`` rounds of float32 fused multiply-adds on every thread, in 256-bit (AVX2) or
+/// 512-bit (``wide``, AVX-512) registers, and returns the floating-point operations done (0 where
+/// the CPU lacks them): a probe of the arithmetic peak for ``python -m nocopy.bench``.
+///
+/// Examples
+/// --------
+/// >>> import nocopy._native as native
+/// >>> native._fma_probe(10, False) % 160
+/// 0
+#[pyfunction(name = "_fma_probe")]
+pub(crate) fn fma_probe(py: Python<'_>, rounds: u64, wide: bool) -> PyResult<u64> {
+    crate::run::run(py, usize::MAX, |_| Ok(nocopy_core::simd::fma_probe(rounds, wide)))
+}
+
 /// The number of threads nocopy's kernels use.
 ///
 /// Set by ``NOCOPY_NUM_THREADS`` at start-up, :func:`nocopy.set_num_threads`, or

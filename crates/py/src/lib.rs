@@ -27,7 +27,7 @@ mod _native {
     #[pymodule_export]
     use crate::histogram::_histogram;
     #[pymodule_export]
-    use crate::layout::{Layout, get_num_threads, inspect, read_probe, set_num_threads};
+    use crate::layout::{Layout, fma_probe, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]
     use crate::moving::{
         move_argmax, move_argmin, move_max, move_mean, move_median, move_min, move_rank, move_std,
