@@ -94,7 +94,9 @@ import resource, numpy as np, nocopy as nc
 rng = np.random.default_rng(0)
 base = rng.standard_normal(({n_base}, 128), dtype=np.float32)
 queries = rng.standard_normal(({n_queries}, 128), dtype=np.float32)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# The resident size now (not the high-water mark, which the generation above may have set).
+with open("/proc/self/status") as f:
+    before = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
 nc.knn(base, queries, 10)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print((after - before) * 1024)
