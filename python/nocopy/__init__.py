@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from nocopy import _native
 from nocopy._distance import cdist, knn, pdist
+from nocopy._kmeans import ConvergenceWarning, KMeans, NotFittedError, kmeans
 from nocopy._native import *  # noqa: F403  (the public API: the extension's __all__)
 from nocopy._native import get_num_threads, set_num_threads
 from nocopy._scale import minmax_scale, standardize
@@ -27,8 +28,12 @@ from nocopy._stats import (
 
 __all__ = [
     *(name for name in _native.__all__ if not name.startswith("_")),
+    "ConvergenceWarning",
+    "KMeans",
+    "NotFittedError",
     "cdist",
     "histogram",
+    "kmeans",
     "knn",
     "median",
     "minmax_scale",

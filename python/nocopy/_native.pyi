@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, final
 
 import numpy as np
@@ -14,6 +14,9 @@ __all__ = [
     "_knn",
     "_pdist",
     "_read_probe",
+    "_lloyd",
+    "_plusplus",
+    "_assign",
     "_scale",
     "_select",
     "allnan",
@@ -99,6 +102,27 @@ class Summary:
 def inspect(a: ArrayLike) -> Layout: ...
 def get_num_threads() -> int: ...
 def _read_probe(a: ArrayLike) -> int: ...
+def _lloyd(
+    x: ArrayLike,
+    centre: np.ndarray,
+    weights: np.ndarray,
+    init: np.ndarray,
+    max_iter: int,
+    tol: float,
+    report_inertia: bool,
+    on_event: Callable[[str, int, float, float], object] | None,
+) -> tuple[np.ndarray, np.ndarray, float, int]: ...
+def _plusplus(
+    x: ArrayLike,
+    centre: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    first: int,
+    uniforms: np.ndarray,
+) -> list[int]: ...
+def _assign(
+    x: ArrayLike, centre: np.ndarray, weights: np.ndarray, centers: np.ndarray
+) -> tuple[np.ndarray, float]: ...
 def _fma_probe(rounds: int, wide: bool) -> int: ...
 def _cdist(xa: ArrayLike, xb: ArrayLike, out: np.ndarray, metric: str, p: float) -> None: ...
 def _knn(

@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, LinalgScal
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::dtype::Element;
+use crate::dtype::{Element, Floats};
 use crate::error::{Error, Result};
 use crate::pool;
 
@@ -76,16 +76,24 @@ pub trait Real: Element + LinalgScalar + PartialOrd {
     const RECOMPUTE: f64;
     /// The type's machine epsilon, as `f64`.
     const EPSILON: f64;
+    /// The slice, if its elements are of this type.
+    fn of(xs: Floats<'_>) -> Option<&[Self]>;
 }
 
 impl Real for f64 {
     const RECOMPUTE: f64 = 1e-3;
     const EPSILON: f64 = f64::EPSILON;
+    fn of(xs: Floats<'_>) -> Option<&[f64]> {
+        if let Floats::F64(v) = xs { Some(v) } else { None }
+    }
 }
 
 impl Real for f32 {
     const RECOMPUTE: f64 = 0.05;
     const EPSILON: f64 = f32::EPSILON as f64;
+    fn of(xs: Floats<'_>) -> Option<&[f32]> {
+        if let Floats::F32(v) = xs { Some(v) } else { None }
+    }
 }
 
 /// Rows of the first set per task.
@@ -95,15 +103,15 @@ const COLS: usize = 512;
 
 /// A tile of rows converted to the working type (and centred), with their squared norms (also
 /// rounded to the working type) and the largest norm.
-struct Tile<R> {
-    rows: Array2<R>,
-    norms: Vec<f64>,
+pub(crate) struct Tile<R> {
+    pub(crate) rows: Array2<R>,
+    pub(crate) norms: Vec<f64>,
     rounded: Vec<R>,
     max_norm: f64,
 }
 
 impl<R: Real> Tile<R> {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Tile {
             rows: Array2::from_elem((0, 0), R::default()),
             norms: Vec::new(),
@@ -112,7 +120,7 @@ impl<R: Real> Tile<R> {
         }
     }
 
-    fn fill<T: Element>(&mut self, src: &ArrayView2<'_, T>, centre: Option<&[f64]>) {
+    pub(crate) fn fill<T: Element>(&mut self, src: &ArrayView2<'_, T>, centre: Option<&[f64]>) {
         let (n, k) = src.dim();
         if self.rows.dim() != (n, k) {
             self.rows = Array2::from_elem((n, k), R::default());
@@ -147,7 +155,7 @@ impl<R: Real> Tile<R> {
 
 /// Distances of tile rows `a` against tile rows `b` into `out` (a.len × b.len, row-major),
 /// using `dots` (the matrix product) where the metric allows.
-fn tile_distances<R: Real>(
+pub(crate) fn tile_distances<R: Real>(
     metric: Metric,
     a: &Tile<R>,
     b: &Tile<R>,
@@ -223,7 +231,7 @@ fn squared_norm<R: Real>(xs: &[R]) -> f64 {
 }
 
 /// `sum((x - y)²)` in `f64`, in eight lanes.
-fn direct_sq<R: Real>(xs: &[R], ys: &[R]) -> f64 {
+pub(crate) fn direct_sq<R: Real>(xs: &[R], ys: &[R]) -> f64 {
     let mut acc = [0.0f64; 8];
     let (cx, cy) = (xs.chunks_exact(8), ys.chunks_exact(8));
     let (rx, ry) = (cx.remainder(), cy.remainder());

@@ -23,6 +23,7 @@ mod engine;
 pub mod error;
 pub mod gate;
 pub mod histogram;
+pub mod kmeans;
 pub mod moving;
 pub mod npy;
 pub mod pool;

@@ -8,6 +8,7 @@ mod convert;
 mod distance;
 mod error;
 mod histogram;
+mod kmeans;
 mod layout;
 mod moving;
 mod quantile;
@@ -26,6 +27,8 @@ mod _native {
     use crate::distance::{_cdist, _knn, _pdist};
     #[pymodule_export]
     use crate::histogram::_histogram;
+    #[pymodule_export]
+    use crate::kmeans::{_assign, _lloyd, _plusplus};
     #[pymodule_export]
     use crate::layout::{Layout, fma_probe, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]

@@ -1,0 +1,566 @@
+//! k-means clustering with scikit-learn's semantics: its greedy k-means++, Lloyd's iterations
+//! with its convergence rules and its relocation of empty clusters.
+//!
+//! The points are rows of a table in any layout, read tile by tile and moved by a centre (any
+//! point near them, as scikit-learn subtracts the mean) without a copy of the table. Each pass
+//! splits the rows into blocks fixed by the table's size alone, so the result is the same on any
+//! number of threads: every block keeps its own sums and they are added in block order.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
+
+use crate::cancel::Cancel;
+use crate::distance::{Metric, Real, Tile, direct_sq, tile_distances};
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::pool;
+
+/// Rows per tile of a pass (scikit-learn's chunk).
+const CHUNK: usize = 4096;
+
+/// The points to cluster: the rows of `x` less `centre`, each with its weight.
+#[derive(Clone, Debug)]
+pub struct Points<'a, T> {
+    /// The table, one point per row.
+    pub x: ArrayView2<'a, T>,
+    /// What is subtracted from every row before any arithmetic (scikit-learn: the mean).
+    pub centre: Vec<f64>,
+    /// One non-negative weight per row.
+    pub weights: Vec<f64>,
+}
+
+impl<'a, T: Element> Points<'a, T> {
+    /// Unit weights and the column means (rounded to the working type `R`) as the centre.
+    #[must_use]
+    pub fn unweighted<R: Real>(x: ArrayView2<'a, T>) -> Self {
+        let n = x.nrows().max(1) as f64;
+        let mut sums = vec![0.0; x.ncols()];
+        for row in x.rows() {
+            for (s, v) in sums.iter_mut().zip(row.iter()) {
+                *s += v.to_f64();
+            }
+        }
+        let centre = sums.iter().map(|s| R::from_f64(s / n).to_f64()).collect();
+        Points { weights: vec![1.0; x.nrows()], x, centre }
+    }
+
+    /// Refuses points scikit-learn refuses: NaN or infinity, negative weights, fewer rows
+    /// than clusters. Tells whether the centre is near the origin against the points' spread
+    /// (then the rows can be multiplied where they lie, unmoved: see [`pass`]).
+    fn check(&self, k: usize) -> Result<bool> {
+        if self.weights.len() != self.x.nrows() {
+            return Err(Error::Invalid(format!(
+                "sample_weight.shape == ({},), expected ({},)!",
+                self.weights.len(),
+                self.x.nrows()
+            )));
+        }
+        if k == 0 || self.x.nrows() < k {
+            return Err(Error::Invalid(format!(
+                "n_samples={} should be >= n_clusters={k}.",
+                self.x.nrows()
+            )));
+        }
+        if self.weights.iter().any(|&w| !(w >= 0.0)) {
+            return Err(Error::Invalid("Negative values in data passed to sample_weight".into()));
+        }
+        let mut spread = 0.0;
+        for row in self.x.rows() {
+            for (v, c) in row.iter().zip(&self.centre) {
+                spread += (v.to_f64() - c) * (v.to_f64() - c);
+            }
+        }
+        if !spread.is_finite() {
+            return Err(Error::Invalid("Input X contains NaN or infinity.".into()));
+        }
+        let offset: f64 = self.centre.iter().map(|c| c * c).sum();
+        Ok(offset * self.x.nrows() as f64 <= spread)
+    }
+
+    /// Rows per block of a pass: a function of the table and `k` only, never of the threads.
+    fn block_rows(&self, k: usize) -> usize {
+        let (n, d) = self.x.dim();
+        // At most 64 blocks, and at most 32 MB of per-block sums.
+        let blocks = (n / 2048).clamp(1, 64).min(((1 << 22) / (k * d).max(1)).max(1));
+        n.div_ceil(blocks).max(1)
+    }
+
+    /// Runs `work(first_row, items_of_the_block)` over the blocks (in parallel when worth it),
+    /// `items` holding one entry per row, and returns the results in block order.
+    fn blocks<S: Send, P: Send>(
+        &self,
+        k: usize,
+        labels: &mut [S],
+        work: impl Fn(usize, &mut [S]) -> Result<P> + Sync,
+    ) -> Result<Vec<P>> {
+        let per = self.block_rows(k);
+        let work = |(b, chunk): (usize, &mut [S])| work(b * per, chunk);
+        if labels.len() * k * self.x.ncols() < 1 << 16 || pool::threads_here() == 1 {
+            labels.chunks_mut(per).enumerate().map(work).collect()
+        } else {
+            pool::install(|| labels.par_chunks_mut(per).enumerate().map(work).collect())
+        }
+    }
+
+    /// The rows `r0..r1` moved by the centre, in the working type.
+    fn tile<R: Real>(&self, tile: &mut Tile<R>, r0: usize, r1: usize) {
+        tile.fill(&self.x.slice(s![r0..r1, ..]), Some(&self.centre));
+    }
+}
+
+/// What a fit reports as it goes: scikit-learn's verbose lines.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Event {
+    /// Iteration `iter` assigned the points; `inertia` is against the centres it started from.
+    Iteration {
+        /// From 0.
+        iter: usize,
+        /// Weighted sum of squared distances.
+        inertia: f64,
+    },
+    /// The labels stopped changing at iteration `iter`.
+    Strict {
+        /// From 0.
+        iter: usize,
+    },
+    /// At iteration `iter` the centres moved `shift` (sum of squares), within `tol`.
+    Shift {
+        /// From 0.
+        iter: usize,
+        /// Sum over the centres of the squared distance each moved.
+        shift: f64,
+        /// The absolute tolerance.
+        tol: f64,
+    },
+}
+
+/// A clustering.
+#[derive(Clone, Debug)]
+pub struct Fit<R> {
+    /// `k × d` centres, in the frame of the points (moved by their centre).
+    pub centers: Array2<R>,
+    /// The centre each point belongs to.
+    pub labels: Vec<i32>,
+    /// Weighted sum of squared distances of the points to their centres.
+    pub inertia: f64,
+    /// Iterations run.
+    pub n_iter: usize,
+}
+
+/// What a block of a pass adds up.
+struct Partial {
+    sums: Vec<f64>,
+    weights: Vec<f64>,
+    changed: usize,
+    inertia: f64,
+}
+
+/// What a pass does.
+#[derive(Clone, Copy)]
+struct Want {
+    relabel: bool,
+    sums: bool,
+    inertia: bool,
+    /// Rows may be read where they lie, unmoved (the centre is near the origin).
+    raw: bool,
+}
+
+/// One pass over the points: each point's nearest centre into `labels` (ties to the lower
+/// centre, by scikit-learn's `|c|² - 2 x·c` in the working type) when `relabel`, then the
+/// weighted sums of the points of each centre and the inertia against `centers`, as wanted.
+fn pass<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    centers: &Array2<R>,
+    labels: &mut [i32],
+    want: Want,
+    cancel: &Cancel,
+) -> Result<Partial> {
+    let (k, d) = centers.dim();
+    // Rows unmoved, in place: `|c - x|² = |c|² + 2 m·c - 2 x·c + ...` for centres `c` in the
+    // frame moved by `m`; only for a C-ordered table of the working type, when no inertia
+    // (which needs moved rows) is wanted.
+    let raw = want.raw
+        && !want.inertia
+        && p.x.as_slice().is_some_and(|xs| R::of(T::floats(&xs[..xs.len().min(1)])).is_some());
+    let shift = if raw { p.centre.as_slice() } else { &[][..] };
+    let norms: Vec<R> = centers
+        .rows()
+        .into_iter()
+        .map(|c| {
+            let n: f64 = c.iter().map(|v| v.to_f64() * v.to_f64()).sum();
+            let m: f64 = c.iter().zip(shift).map(|(v, m)| v.to_f64() * m).sum();
+            R::from_f64(n + 2.0 * m)
+        })
+        .collect();
+    let two = R::from_f64(2.0);
+    let parts = p.blocks(k, labels, |first, labels| {
+        let mut part = Partial {
+            sums: vec![0.0; if want.sums { k * d } else { 0 }],
+            weights: vec![0.0; k],
+            changed: 0,
+            inertia: 0.0,
+        };
+        let mut tile = Tile::<R>::new();
+        let mut dots = Array2::from_elem((0, 0), R::zero());
+        for c0 in (0..labels.len()).step_by(CHUNK) {
+            cancel.check()?;
+            let c1 = (c0 + CHUNK).min(labels.len());
+            let (r0, r1) = (first + c0, first + c1);
+            let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
+                Some(Some(xs)) if raw => ArrayView2::from_shape((r1 - r0, d), xs)
+                    .expect("a C-ordered table's rows"),
+                _ => {
+                    p.tile(&mut tile, r0, r1);
+                    tile.rows.view()
+                }
+            };
+            if want.relabel {
+                if dots.dim() != (c1 - c0, k) {
+                    dots = Array2::from_elem((c1 - c0, k), R::zero());
+                }
+                general_mat_mul(R::one(), &rows, &centers.t(), R::zero(), &mut dots);
+                let dots = dots.as_slice().expect("C-ordered");
+                for (row, label) in dots.chunks_exact(k).zip(&mut labels[c0..c1]) {
+                    let mut best = 0;
+                    let mut least = norms[0] - two * row[0];
+                    for (j, (&n, &dot)) in norms.iter().zip(row).enumerate().skip(1) {
+                        let v = n - two * dot;
+                        if v < least {
+                            least = v;
+                            best = j;
+                        }
+                    }
+                    let best = best as i32;
+                    part.changed += usize::from(*label != best);
+                    *label = best;
+                }
+            }
+            for (i, (xs, &label)) in rows.rows().into_iter().zip(&labels[c0..c1]).enumerate() {
+                let (j, w) = (label as usize, p.weights[r0 + i]);
+                part.weights[j] += w;
+                let xs = xs.to_slice().expect("tiles are C-ordered");
+                if want.sums {
+                    for (s, x) in part.sums[j * d..(j + 1) * d].iter_mut().zip(xs) {
+                        *s += w * x.to_f64();
+                    }
+                }
+                if want.inertia {
+                    let c = centers.row(j);
+                    part.inertia += w * direct_sq(xs, c.to_slice().expect("centres are C-ordered"));
+                }
+            }
+        }
+        Ok(part)
+    })?;
+    let mut total = Partial {
+        sums: vec![0.0; if want.sums { k * d } else { 0 }],
+        weights: vec![0.0; k],
+        changed: 0,
+        inertia: 0.0,
+    };
+    for part in parts {
+        for (t, s) in total.sums.iter_mut().zip(&part.sums) {
+            *t += s;
+        }
+        for (t, w) in total.weights.iter_mut().zip(&part.weights) {
+            *t += w;
+        }
+        total.changed += part.changed;
+        total.inertia += part.inertia;
+    }
+    // Sums of unmoved rows, moved: `Σ w (x - m) = Σ w x - m Σ w`.
+    for (j, sums) in total.sums.chunks_mut(d.max(1)).enumerate() {
+        for (s, m) in sums.iter_mut().zip(shift) {
+            *s -= total.weights[j] * m;
+        }
+    }
+    Ok(total)
+}
+
+/// The new centres from a pass's sums (scikit-learn's `_relocate_empty_clusters_dense` then
+/// `_average_centers`): each empty cluster takes the point farthest from its old centre, one
+/// point per empty cluster, farthest first (ties to the lower row), moved out of its cluster's
+/// sums; then each centre is its sums times the reciprocal of its weight.
+fn new_centers<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    old: &Array2<R>,
+    labels: &mut [i32],
+    mut part: Partial,
+    cancel: &Cancel,
+) -> Result<Array2<R>> {
+    let (k, d) = old.dim();
+    let empty: Vec<usize> = (0..k).filter(|&j| part.weights[j] == 0.0).collect();
+    if !empty.is_empty() {
+        let far = farthest(p, old, labels, empty.len(), cancel)?;
+        for (&new, &i) in empty.iter().zip(&far) {
+            let w = p.weights[i];
+            let from = labels[i] as usize;
+            let row = p.x.row(i);
+            for (f, (x, c)) in row.iter().zip(&p.centre).enumerate() {
+                let v = w * R::from_f64(x.to_f64() - c).to_f64();
+                part.sums[from * d + f] -= v;
+                part.sums[new * d + f] = v;
+            }
+            part.weights[new] = w;
+            part.weights[from] -= w;
+        }
+    }
+    let mut centers = Array2::from_elem((k, d), R::zero());
+    for (j, mut c) in centers.rows_mut().into_iter().enumerate() {
+        let w = part.weights[j];
+        let scale = if w > 0.0 { 1.0 / w } else { 1.0 };
+        for (v, s) in c.iter_mut().zip(&part.sums[j * d..(j + 1) * d]) {
+            *v = R::from_f64(s * scale);
+        }
+    }
+    Ok(centers)
+}
+
+/// The `m` rows farthest from their centres, farthest first, ties to the lower row.
+fn farthest<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    centers: &Array2<R>,
+    labels: &mut [i32],
+    m: usize,
+    cancel: &Cancel,
+) -> Result<Vec<usize>> {
+    let parts = p.blocks(centers.nrows(), labels, |first, labels| {
+        let mut tile = Tile::<R>::new();
+        let mut out = Vec::with_capacity(labels.len());
+        for c0 in (0..labels.len()).step_by(CHUNK) {
+            cancel.check()?;
+            let c1 = (c0 + CHUNK).min(labels.len());
+            p.tile(&mut tile, first + c0, first + c1);
+            for (xs, &label) in tile.rows.rows().into_iter().zip(&labels[c0..c1]) {
+                let c = centers.row(label as usize);
+                out.push(direct_sq(
+                    xs.to_slice().expect("tiles are C-ordered"),
+                    c.to_slice().expect("centres are C-ordered"),
+                ));
+            }
+        }
+        Ok(out)
+    })?;
+    let dist: Vec<f64> = parts.concat();
+    let order = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
+    let mut rows: Vec<usize> = (0..dist.len()).collect();
+    let m = m.min(rows.len());
+    if m < rows.len() {
+        rows.select_nth_unstable_by(m, order);
+    }
+    rows.truncate(m);
+    rows.sort_unstable_by(order);
+    Ok(rows)
+}
+
+/// Lloyd's iterations from the centres `init` (in the points' frame), scikit-learn's
+/// `_kmeans_single_lloyd`: at most `max_iter` iterations, stopping when no label changes
+/// ("strict convergence") or when the centres move (sum of squares) at most `tol`; without
+/// strict convergence the labels are assigned once more to the final centres. `on_event` hears
+/// every iteration (with its inertia when `report_inertia`, else NaN) and the convergence.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{kmeans::{lloyd, Points}, NEVER};
+/// let x = array![[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]];
+/// let p = Points { x: x.view(), centre: vec![0.0, 0.0], weights: vec![1.0; 4] };
+/// let fit = lloyd(&p, array![[1.0, 0.0], [9.0, 0.0]], 300, 0.0, false, &NEVER, &mut |_| {}).unwrap();
+/// assert_eq!(fit.labels, vec![0, 0, 1, 1]);
+/// assert_eq!(fit.centers, array![[0.0, 0.5], [10.0, 0.5]]);
+/// assert_eq!(fit.inertia, 1.0);
+/// ```
+///
+/// # Errors
+/// [`Error::Invalid`] for centres of the wrong shape or points [`Points::check`] refuses,
+/// [`Error::Cancelled`] once `cancel` is set.
+pub fn lloyd<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    init: Array2<R>,
+    max_iter: usize,
+    tol: f64,
+    report_inertia: bool,
+    cancel: &Cancel,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Fit<R>> {
+    let (k, d) = init.dim();
+    if d != p.x.ncols() {
+        return Err(Error::Invalid(format!(
+            "The shape of the initial centers ({k}, {d}) does not match the number of features \
+             of the data {}.",
+            p.x.ncols()
+        )));
+    }
+    let raw = p.check(k)?;
+    let mut centers = init.as_standard_layout().into_owned();
+    let mut labels = vec![-1i32; p.x.nrows()];
+    let mut strict = false;
+    let mut n_iter = 0;
+    for iter in 0..max_iter.max(1) {
+        n_iter = iter + 1;
+        let want = Want { relabel: true, sums: true, inertia: report_inertia, raw };
+        let part = pass(p, &centers, &mut labels, want, cancel)?;
+        let inertia = if report_inertia { part.inertia } else { f64::NAN };
+        on_event(Event::Iteration { iter, inertia });
+        let changed = part.changed;
+        let new = new_centers(p, &centers, &mut labels, part, cancel)?;
+        let shift: f64 = (&new - &centers).iter().map(|v| v.to_f64() * v.to_f64()).sum();
+        centers = new;
+        if changed == 0 {
+            strict = true;
+            on_event(Event::Strict { iter });
+            break;
+        }
+        if shift <= tol {
+            on_event(Event::Shift { iter, shift, tol });
+            break;
+        }
+    }
+    if !strict {
+        let want = Want { relabel: true, sums: false, inertia: false, raw };
+        pass(p, &centers, &mut labels, want, cancel)?;
+    }
+    let inertia = assigned_inertia(p, &centers, &mut labels, cancel)?;
+    Ok(Fit { centers, labels, inertia, n_iter })
+}
+
+/// The inertia of the points with their current `labels` against `centers`.
+fn assigned_inertia<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    centers: &Array2<R>,
+    labels: &mut [i32],
+    cancel: &Cancel,
+) -> Result<f64> {
+    let want = Want { relabel: false, sums: false, inertia: true, raw: false };
+    Ok(pass(p, centers, labels, want, cancel)?.inertia)
+}
+
+/// Each point's nearest centre (ties to the lower centre) and the inertia: scikit-learn's
+/// `predict` and `-score`.
+///
+/// # Errors
+/// As [`lloyd`].
+pub fn assign<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    centers: &ArrayView2<'_, R>,
+    cancel: &Cancel,
+) -> Result<(Vec<i32>, f64)> {
+    if centers.ncols() != p.x.ncols() {
+        return Err(Error::Invalid(format!(
+            "X has {} features, but the centres have {}",
+            p.x.ncols(),
+            centers.ncols()
+        )));
+    }
+    p.check(1)?;
+    let centers = centers.as_standard_layout().into_owned();
+    let mut labels = vec![-1i32; p.x.nrows()];
+    let want = Want { relabel: true, sums: false, inertia: true, raw: false };
+    let part = pass(p, &centers, &mut labels, want, cancel)?;
+    Ok((labels, part.inertia))
+}
+
+/// scikit-learn's greedy k-means++ (`_kmeans_plusplus`): the rows of `k` initial centres.
+///
+/// `first` is the first centre's row; row `c - 1` of `uniforms` holds the uniform draws in
+/// `[0, 1)` for centre `c`, one per local trial (scikit-learn draws `2 + ⌊ln k⌋`). Each draw,
+/// times the current potential, picks a candidate by the cumulative sum of weighted squared
+/// distances to the nearest centre so far (summed in the working type, in row order, as NumPy's
+/// `cumsum`); the candidate that lowers the potential most is kept. Distances are computed in
+/// `f64` from the points moved to the working type and rounded to it, as scikit-learn's
+/// upcast does for `float32`.
+///
+/// # Errors
+/// As [`lloyd`].
+pub fn plusplus<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    k: usize,
+    first: usize,
+    uniforms: &ArrayView2<'_, f64>,
+    cancel: &Cancel,
+) -> Result<Vec<usize>> {
+    p.check(k)?;
+    let n = p.x.nrows();
+    if first >= n || uniforms.nrows() + 1 < k || uniforms.ncols() == 0 {
+        return Err(Error::Invalid("k-means++ needs a first row and draws per centre".into()));
+    }
+    let mut chosen = vec![first];
+    let (pots, mut closest) = candidates(p, &[first], None, true, cancel)?;
+    let mut pot = R::from_f64(pots[0]).to_f64();
+    for c in 1..k {
+        let mut cumulative = Vec::with_capacity(n);
+        let mut acc = R::zero();
+        for (&d, &w) in closest.iter().zip(&p.weights) {
+            acc = acc + R::from_f64(w) * d;
+            cumulative.push(acc.to_f64());
+        }
+        let ids: Vec<usize> = uniforms
+            .row(c - 1)
+            .iter()
+            .map(|u| cumulative.partition_point(|&s| s < u * pot).min(n - 1))
+            .collect();
+        let (pots, _) = candidates(p, &ids, Some(&closest), false, cancel)?;
+        let best = (0..pots.len()).fold(0, |b, i| if pots[i] < pots[b] { i } else { b });
+        pot = R::from_f64(pots[best]).to_f64();
+        closest = candidates(p, &ids[best..=best], Some(&closest), true, cancel)?.1;
+        chosen.push(ids[best]);
+    }
+    Ok(chosen)
+}
+
+/// For each candidate row in `ids`, the weighted sum over the points of the lesser of
+/// `closest` (when given) and the squared distance to the candidate; with `keep` (one
+/// candidate), also those lesser distances, point by point.
+fn candidates<T: Element, R: Real>(
+    p: &Points<'_, T>,
+    ids: &[usize],
+    closest: Option<&[R]>,
+    keep: bool,
+    cancel: &Cancel,
+) -> Result<(Vec<f64>, Vec<R>)> {
+    let rows = p.x.select(Axis(0), ids);
+    let mut narrow = Tile::<R>::new();
+    narrow.fill(&rows.view(), Some(&p.centre));
+    let mut cand = Tile::<f64>::new();
+    cand.fill(&narrow.rows.view(), None);
+    let mut rows_of = vec![(); p.x.nrows()];
+    let parts = p.blocks(ids.len(), &mut rows_of, |first, block| {
+        let mut sums = vec![0.0; ids.len()];
+        let mut kept = Vec::with_capacity(if keep { block.len() } else { 0 });
+        let (mut narrow, mut wide) = (Tile::<R>::new(), Tile::<f64>::new());
+        let mut dots = Array2::from_elem((0, 0), 0.0);
+        let mut out = Vec::new();
+        for c0 in (0..block.len()).step_by(CHUNK) {
+            cancel.check()?;
+            let c1 = (c0 + CHUNK).min(block.len());
+            p.tile(&mut narrow, first + c0, first + c1);
+            wide.fill(&narrow.rows.view(), None);
+            out.resize(ids.len() * (c1 - c0), 0.0);
+            tile_distances(Metric::SqEuclidean, &cand, &wide, &mut dots, &mut out);
+            for (s, row) in sums.iter_mut().zip(out.chunks(c1 - c0)) {
+                for (i, &d) in row.iter().enumerate() {
+                    let r = first + c0 + i;
+                    let d = R::from_f64(d);
+                    let d = match closest {
+                        Some(c) if c[r] < d => c[r],
+                        _ => d,
+                    };
+                    *s += p.weights[r] * d.to_f64();
+                    if keep {
+                        kept.push(d);
+                    }
+                }
+            }
+        }
+        Ok((sums, kept))
+    })?;
+    let mut pots = vec![0.0; ids.len()];
+    let mut all = Vec::with_capacity(if keep { p.x.nrows() } else { 0 });
+    for (sums, kept) in parts {
+        for (t, s) in pots.iter_mut().zip(&sums) {
+            *t += s;
+        }
+        all.extend(kept);
+    }
+    Ok((pots, all))
+}
