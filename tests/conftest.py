@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import _thread
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,3 +36,21 @@ def make(tmp_path: Path) -> Callable[[str, np.ndarray], np.ndarray]:
         return out
 
     return build
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[Callable[[float], None]]:
+    """``ctrl_c(after)`` presses Ctrl-C ``after`` seconds from now, from another thread. Python's
+    own SIGINT handler is installed meanwhile, even where the runner ignores SIGINT (background
+    jobs, CI), so that the key reaches the interpreter as it does in a terminal."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def press(after: float) -> None:
+        def later() -> None:
+            time.sleep(after)
+            _thread.interrupt_main()
+
+        threading.Thread(target=later).start()
+
+    yield press
+    signal.signal(signal.SIGINT, previous)

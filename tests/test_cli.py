@@ -317,3 +317,39 @@ def test_knn_writes_an_npz_of_what_the_python_function_returns(tmp_path, metric)
     r = run("knn", tmp_path / "b.npy", tmp_path / "q.npy", "-k", "3001", "-o", tmp_path / "x.npz")
     assert r.returncode == 1 and "k must be between 1 and the number of base rows" in r.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kmeans_writes_centres_and_labels_near_scikit_learns(tmp_path, dtype):
+    from sklearn.cluster import KMeans
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data.astype(dtype)
+    np.save(tmp_path / "x.npy", x)
+    out, labels = tmp_path / "c.npy", tmp_path / "l.npy"
+    r = run("kmeans", tmp_path / "x.npy", "-k", "10", "--n-init", "10", "--seed", "3", "-o", out,
+            "--labels", labels)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "iteration" in r.stderr and "inertia" in r.stderr
+    centres, assigned = np.load(out), np.load(labels)
+    assert centres.shape == (10, 64) and centres.dtype == dtype
+    assert assigned.shape == (1797,) and assigned.dtype == np.int32
+    # The summary's inertia is the labels' against the centres, near scikit-learn's.
+    inertia = float(r.stdout.split("inertia ")[1].split(",")[0])
+    np.testing.assert_allclose(((x - centres[assigned]) ** 2).sum(), inertia, rtol=1e-5)
+    theirs = KMeans(10, n_init=10, random_state=0).fit(x).inertia_
+    assert abs(inertia - theirs) <= 0.01 * theirs
+    # Every row's label is its nearest centre.
+    np.testing.assert_array_equal(assigned, nc.KMeans(10, init=centres, max_iter=1).fit(x).labels_)
+
+
+def test_kmeans_refuses_bad_input(tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((5, 2)))
+    r = run("kmeans", tmp_path / "x.npy", "-k", "6", "-o", tmp_path / "c.npy")
+    assert r.returncode == 1 and "n_samples=5 should be >= n_clusters=6" in r.stderr
+    assert not (tmp_path / "c.npy").exists()
+    bad = np.ones((5, 2))
+    bad[2, 1] = np.nan
+    np.save(tmp_path / "n.npy", bad)
+    r = run("kmeans", tmp_path / "n.npy", "-k", "2", "-o", tmp_path / "c.npy")
+    assert r.returncode == 1 and "NaN or infinity" in r.stderr

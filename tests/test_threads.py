@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import _thread
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -94,15 +92,6 @@ def test_the_gil_is_released_while_a_kernel_runs():
     assert ticks > 10
 
 
-@pytest.fixture
-def sigint_handled():
-    """Python's own SIGINT handler, even where the runner ignores SIGINT (background jobs, CI),
-    so that a simulated Ctrl-C reaches the interpreter as it does in a terminal."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 # Many seconds of work each, over inputs that take no memory (zero strides).
 LONG_CALLS = {
     "sum": lambda: nc.sum(np.broadcast_to(np.float64(1.0), (10**5, 10**5))),
@@ -117,14 +106,9 @@ LONG_CALLS = {
 }
 
 
-@pytest.mark.usefixtures("sigint_handled")
 @pytest.mark.parametrize("call", LONG_CALLS)
-def test_ctrl_c_interrupts_a_long_kernel_promptly(call):
-    def press_ctrl_c() -> None:
-        time.sleep(0.3)
-        _thread.interrupt_main()
-
-    threading.Thread(target=press_ctrl_c).start()
+def test_ctrl_c_interrupts_a_long_kernel_promptly(call, ctrl_c):
+    ctrl_c(0.3)
     start = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         LONG_CALLS[call]()

@@ -35,7 +35,7 @@ def _points(X: ArrayLike, what: str = "X") -> np.ndarray:
     """``X`` as a 2-d float32 or float64 array (other dtypes become float64, as in
     scikit-learn), refusing NaN, infinity and empty tables."""
     a = np.asarray(X)
-    if a.dtype.kind not in "biuf" or a.dtype.itemsize > 8 and a.dtype.kind == "f":
+    if a.dtype.kind not in "biuf":
         raise ValueError(f"{what} must hold numbers, not {a.dtype}")
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)

@@ -105,6 +105,31 @@ print((after - before) * 1024)
     return n_base * 128 * 4, int(out.stdout.strip())
 
 
+def kmeans_agreement() -> None:
+    """Inertia of nc.KMeans and scikit-learn's against each other (digits, k=10, n_init=10;
+    and the explicit-init benchmark data)."""
+    try:
+        from sklearn.cluster import KMeans as SkKMeans
+        from sklearn.datasets import load_digits
+    except ImportError:
+        return
+    x = load_digits().data
+    ours = nc.KMeans(10, n_init=10, random_state=0).fit(x).inertia_
+    theirs = SkKMeans(10, n_init=10, random_state=0).fit(x).inertia_
+    print(
+        f"\nkmeans on digits, k=10, n_init=10: inertia {ours:.1f} against scikit-learn's "
+        f"{theirs:.1f} ({ours / theirs - 1:+.2e} relative; goal within 1%)"
+    )
+    kx = np.random.default_rng(0).standard_normal((100_000, 32)).astype(np.float32)
+    fixed = {"init": kx[:: 100_000 // 16][:16].copy(), "n_init": 1, "max_iter": 50, "tol": 0.0}
+    ours = nc.KMeans(16, **fixed).fit(kx).inertia_
+    theirs = SkKMeans(16, **fixed).fit(kx).inertia_
+    print(
+        "kmeans (1e5, 32) f32, k=16, 50 iterations from one init: inertia "
+        f"{ours / theirs - 1:+.2e} relative to scikit-learn's (goal within 1e-4)"
+    )
+
+
 def numpy_four(a: np.ndarray, axis: int | None = None) -> None:
     np.mean(a, axis=axis), np.std(a, axis=axis), np.min(a, axis=axis), np.max(a, axis=axis)
 
@@ -362,8 +387,29 @@ def workloads(quick: bool) -> list[Row]:
             )
         except ImportError:
             print("(faiss-cpu is not installed: the faiss row is skipped; make bench installs it)")
+        from sklearn.cluster import KMeans as SkKMeans
+
+        kx = rng.standard_normal((100_000, 32)).astype(np.float32)
+        kinit = kx[:: 100_000 // 16][:16].copy()
+        fixed = {"init": kinit, "n_init": 1, "max_iter": 50, "tol": 0.0}
+        add(
+            "kmeans (1e5, 32) f32, k=16, 50 iter, same init",
+            lambda: nc.KMeans(16, **fixed).fit(kx),
+            lambda: SkKMeans(16, **fixed).fit(kx),
+            "sklearn KMeans",
+            goal=">=1.5x",
+            times=5,
+        )
+        add(
+            "kmeans (1e5, 32) f32, k=16, k-means++, full fit",
+            lambda: nc.KMeans(16, random_state=0).fit(kx),
+            lambda: SkKMeans(16, random_state=0).fit(kx),
+            "sklearn KMeans",
+            goal=">=1.5x",
+            times=3,
+        )
     except ImportError:
-        print("(scipy or scikit-learn is not installed: the distance rows are skipped)")
+        print("(scipy or scikit-learn is not installed: the distance and k-means rows are skipped)")
     add(
         "sum of 10 float64, per call",
         lambda: nc.sum(tiny),
@@ -475,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\npeak memory of describe on a {size / 1e6:.0f} MB array: "
         f"{extra / 1e6:.2f} MB above the input ({extra / size:.2%}; goal < 1%)"
     )
+    kmeans_agreement()
     n_base, n_queries = (100_000, 1000) if args.quick else (1_000_000, 10_000)
     knn_base, knn_extra = peak_memory_of_knn(n_base, n_queries)
     print(

@@ -151,6 +151,37 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         threads: Option<u32>,
     },
+    /// k-means clustering of the rows of a table (scikit-learn's KMeans with k-means++ starts):
+    /// the centres to a .npy file, the labels optionally to another; progress (iteration,
+    /// inertia) on stderr and a one-line summary.
+    Kmeans {
+        /// A 2-d .npy file, or NAME.npz:ARRAY.
+        file: String,
+        /// The number of clusters.
+        #[arg(short, long)]
+        k: usize,
+        /// Runs from different k-means++ starts; the one of least inertia is kept.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        n_init: u32,
+        /// Iterations per run.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+        max_iter: u32,
+        /// Convergence when the centres move at most this times the mean column variance.
+        #[arg(long, default_value_t = 1e-4)]
+        tol: f64,
+        /// Seed of the k-means++ draws.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The .npy file of the centres (float32 for float32 input, else float64).
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+        /// A .npy file for the label of each row (int32).
+        #[arg(long)]
+        labels: Option<std::path::PathBuf>,
+        /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        threads: Option<u32>,
+    },
     /// Scale each column of a table (scikit-learn's scale, or minmax_scale), written to a .npy file.
     Scale {
         /// A .npy file (1-d or 2-d), or NAME.npz:ARRAY for one array of an .npz archive.
@@ -218,7 +249,8 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Quantile { threads, .. }
         | Command::Scale { threads, .. }
         | Command::Cdist { threads, .. }
-        | Command::Knn { threads, .. } => *threads,
+        | Command::Knn { threads, .. }
+        | Command::Kmeans { threads, .. } => *threads,
     };
     if let Some(n) = threads {
         nocopy_core::pool::set_num_threads(n as usize)?;
@@ -262,6 +294,14 @@ fn run(cli: Cli) -> Result<()> {
                 nocopy_core::distance::Metric::from_name(&metric, 2.0)?
             };
             report::knn(&load::open(&base)?, &load::open(&queries)?, k, metric, &output)
+        }
+        Command::Kmeans { file, k, n_init, max_iter, tol, seed, output, labels, .. } => {
+            let settings = nocopy_core::kmeans::Settings {
+                n_init: n_init as usize,
+                max_iter: max_iter as usize,
+                tol,
+            };
+            report::kmeans(&load::open(&file)?, k, &settings, seed, &output, labels.as_deref())
         }
         Command::Scale { file, output, minmax, feature_range, axis, ddof, .. } => {
             let array = load::open(&file)?;

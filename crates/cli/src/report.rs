@@ -522,3 +522,83 @@ pub(crate) fn knn(
     zip.finish()?;
     Ok(())
 }
+
+/// `nocopy kmeans`: the centres (and the labels) of k-means with k-means++ starts drawn from
+/// `seed`; a progress line on stderr, a one-line summary on stdout.
+pub(crate) fn kmeans(
+    array: &NpyArray,
+    k: usize,
+    settings: &nocopy_core::kmeans::Settings,
+    seed: u64,
+    output: &std::path::Path,
+    labels: Option<&std::path::Path>,
+) -> Result<()> {
+    use nocopy_core::distance::Real;
+    use nocopy_core::kmeans::Event;
+    use rand::{RngExt, SeedableRng};
+    fn go<T: Element, R: Real>(
+        v: ndarray::ArrayViewD<'_, T>,
+        k: usize,
+        settings: &nocopy_core::kmeans::Settings,
+        seed: u64,
+    ) -> Result<(Vec<u8>, Vec<u8>, f64, usize)> {
+        let x = v
+            .into_dimensionality::<ndarray::Ix2>()
+            .map_err(|_| anyhow::anyhow!("kmeans needs a 2-d table"))?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let start = std::time::Instant::now();
+        let runs = settings.n_init;
+        let mut shown = std::time::Duration::ZERO;
+        let mut report = |run: usize, e: Event| {
+            // At most ten lines a second.
+            if let Event::Iteration { iter, inertia } = e
+                && (iter == 0 || start.elapsed() >= shown + std::time::Duration::from_millis(100))
+            {
+                shown = start.elapsed();
+                eprint!(
+                    "\rkmeans run {}/{runs}, iteration {:>4}/{}, inertia {inertia:<14.6e} {:.1} s ",
+                    run + 1,
+                    iter + 1,
+                    settings.max_iter,
+                    start.elapsed().as_secs_f64()
+                );
+            }
+        };
+        let fit = nocopy_core::kmeans::kmeans::<T, R>(
+            &x,
+            k,
+            settings,
+            &mut || rng.random::<f64>(),
+            &NEVER,
+            &mut report,
+        )?;
+        eprintln!();
+        let labels = ndarray::Array1::from(fit.labels).into_dyn();
+        Ok((
+            nocopy_core::npy::to_bytes(&fit.centers.into_dyn().view()),
+            nocopy_core::npy::to_bytes(&labels.view()),
+            fit.inertia,
+            fit.n_iter,
+        ))
+    }
+    let src = source(array)?;
+    let start = std::time::Instant::now();
+    let (centres, labelled, inertia, n_iter) = if src.view().dtype() == DType::F32 {
+        dispatch!(src.view(), v => go::<_, f32>(v, k, settings, seed))?
+    } else {
+        dispatch!(src.view(), v => go::<_, f64>(v, k, settings, seed))?
+    };
+    std::fs::write(output, centres)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+    if let Some(path) = labels {
+        std::fs::write(path, labelled)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    println!(
+        "kmeans: {k} clusters of {} rows, best of {} run(s): inertia {inertia}, {n_iter} iterations, {:.2} s",
+        array.header.layout.shape.first().copied().unwrap_or(0),
+        settings.n_init,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -33,7 +33,7 @@ pub struct Points<'a, T> {
 impl<'a, T: Element> Points<'a, T> {
     /// Unit weights and the column means (rounded to the working type `R`) as the centre.
     #[must_use]
-    pub fn unweighted<R: Real>(x: ArrayView2<'a, T>) -> Self {
+    pub fn unweighted<R: Real>(x: &ArrayView2<'a, T>) -> Self {
         let n = x.nrows().max(1) as f64;
         let mut sums = vec![0.0; x.ncols()];
         for row in x.rows() {
@@ -42,7 +42,7 @@ impl<'a, T: Element> Points<'a, T> {
             }
         }
         let centre = sums.iter().map(|s| R::from_f64(s / n).to_f64()).collect();
-        Points { weights: vec![1.0; x.nrows()], x, centre }
+        Points { weights: vec![1.0; x.nrows()], x: *x, centre }
     }
 
     /// Refuses points scikit-learn refuses: NaN or infinity, negative weights, fewer rows
@@ -62,7 +62,7 @@ impl<'a, T: Element> Points<'a, T> {
                 self.x.nrows()
             )));
         }
-        if self.weights.iter().any(|&w| !(w >= 0.0)) {
+        if self.weights.iter().any(|&w| w.is_nan() || w < 0.0) {
             return Err(Error::Invalid("Negative values in data passed to sample_weight".into()));
         }
         let mut spread = 0.0;
@@ -158,6 +158,7 @@ struct Partial {
 
 /// What a pass does.
 #[derive(Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)] // four independent switches, set by name
 struct Want {
     relabel: bool,
     sums: bool,
@@ -208,8 +209,9 @@ fn pass<T: Element, R: Real>(
             let c1 = (c0 + CHUNK).min(labels.len());
             let (r0, r1) = (first + c0, first + c1);
             let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
-                Some(Some(xs)) if raw => ArrayView2::from_shape((r1 - r0, d), xs)
-                    .expect("a C-ordered table's rows"),
+                Some(Some(xs)) if raw => {
+                    ArrayView2::from_shape((r1 - r0, d), xs).expect("a C-ordered table's rows")
+                }
                 _ => {
                     p.tile(&mut tile, r0, r1);
                     tile.rows.view()
@@ -392,7 +394,8 @@ pub fn lloyd<T: Element, R: Real>(
         )));
     }
     let raw = p.check(k)?;
-    let mut centers = init.as_standard_layout().into_owned();
+    let mut centers =
+        if init.is_standard_layout() { init } else { init.as_standard_layout().into_owned() };
     let mut labels = vec![-1i32; p.x.nrows()];
     let mut strict = false;
     let mut n_iter = 0;
@@ -563,4 +566,101 @@ fn candidates<T: Element, R: Real>(
         all.extend(kept);
     }
     Ok((pots, all))
+}
+
+/// Settings of [`kmeans`], scikit-learn's names and meanings.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// Runs from different k-means++ starts; the one of least inertia is kept.
+    pub n_init: usize,
+    /// Iterations per run.
+    pub max_iter: usize,
+    /// Relative tolerance: times the mean of the columns' variances.
+    pub tol: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { n_init: 1, max_iter: 300, tol: 1e-4 }
+    }
+}
+
+/// k-means of the rows of `x` into `k` clusters, scikit-learn's
+/// `KMeans(k, init="k-means++")` with unit weights: `n_init` runs of [`lloyd`] from
+/// [`plusplus`] starts, the points moved by their mean (rounded to the working type `R`). A
+/// later run replaces the best so far only with a lower inertia and a different partition.
+/// `uniform` supplies the draws in `[0, 1)`; `on_event(run, event)` hears every run's progress.
+/// The centres are returned in the frame of `x`.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{kmeans::{kmeans, Settings}, NEVER};
+/// let x = array![[0.0f32, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]];
+/// let mut draws = [0.1, 0.9, 0.5].into_iter().cycle();
+/// let fit = kmeans::<f32, f32>(&x.view(), 2, &Settings::default(), &mut || draws.next().unwrap(), &NEVER, &mut |_, _| {}).unwrap();
+/// assert_eq!(fit.inertia, 1.0);
+/// assert_ne!(fit.labels[0], fit.labels[2]);
+/// ```
+///
+/// # Errors
+/// As [`lloyd`].
+///
+/// # Panics
+/// Never: at least one run is made.
+pub fn kmeans<T: Element, R: Real>(
+    x: &ArrayView2<'_, T>,
+    k: usize,
+    settings: &Settings,
+    uniform: &mut dyn FnMut() -> f64,
+    cancel: &Cancel,
+    on_event: &mut dyn FnMut(usize, Event),
+) -> Result<Fit<R>> {
+    let p = Points::unweighted::<R>(x);
+    p.check(k)?;
+    let n = x.nrows();
+    // scikit-learn's tolerance: the mean of the columns' variances, times `tol`.
+    let mut variance = 0.0;
+    for row in x.rows() {
+        for (v, c) in row.iter().zip(&p.centre) {
+            variance += (v.to_f64() - c) * (v.to_f64() - c);
+        }
+    }
+    let tol = settings.tol * variance / (n * x.ncols().max(1)) as f64;
+    let trials = 2 + (k as f64).ln() as usize;
+    let mut best: Option<Fit<R>> = None;
+    for run in 0..settings.n_init.max(1) {
+        let first = ((uniform() * n as f64) as usize).min(n - 1);
+        let draws = Array2::from_shape_fn((k - 1, trials), |_| uniform());
+        let rows = plusplus::<T, R>(&p, k, first, &draws.view(), cancel)?;
+        let init = Array2::from_shape_fn((k, x.ncols()), |(j, f)| {
+            R::from_f64(x[[rows[j], f]].to_f64() - p.centre[f])
+        });
+        let fit = lloyd(&p, init, settings.max_iter, tol, true, cancel, &mut |e| on_event(run, e))?;
+        let better = best
+            .as_ref()
+            .is_none_or(|b| fit.inertia < b.inertia && !same_partition(&fit.labels, &b.labels, k));
+        if better {
+            best = Some(fit);
+        }
+    }
+    let mut fit = best.expect("at least one run");
+    for mut c in fit.centers.rows_mut() {
+        for (v, m) in c.iter_mut().zip(&p.centre) {
+            *v = R::from_f64(v.to_f64() + m);
+        }
+    }
+    Ok(fit)
+}
+
+/// Whether `a` and `b` are one partition up to a renaming of `a`'s labels (scikit-learn's
+/// `_is_same_clustering`).
+fn same_partition(a: &[i32], b: &[i32], k: usize) -> bool {
+    let mut map = vec![-1i32; k];
+    a.iter().zip(b).all(|(&x, &y)| {
+        let m = &mut map[x as usize];
+        if *m == -1 {
+            *m = y;
+        }
+        *m == y
+    })
 }

@@ -24,13 +24,13 @@ macro_rules! with_points {
             let src = m.open(nocopy_core::CopyPolicy::IfNeeded)?;
             match src.view() {
                 AnyView::F32(v) => {
-                    let $p = Points { x: table(v)?, centre, weights };
                     type $r = f32;
+                    let $p = Points { x: table(v)?, centre, weights };
                     $body.map(Out::F32)
                 }
                 AnyView::F64(v) => {
-                    let $p = Points { x: table(v)?, centre, weights };
                     type $r = f64;
+                    let $p = Points { x: table(v)?, centre, weights };
                     $body.map(Out::F64)
                 }
                 other => Err(Error::Invalid(format!(
@@ -65,7 +65,7 @@ fn centres<R: numpy::Element + Copy>(init: &Bound<'_, PyAny>) -> PyResult<Array2
 /// `report_inertia`.
 #[pyfunction]
 #[pyo3(signature = (x, centre, weights, init, max_iter, tol, report_inertia, on_event))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // PyO3 hands over owned values
 pub(crate) fn _lloyd(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -98,7 +98,7 @@ pub(crate) fn _lloyd(
     };
     let k = init.len()?;
     let out = with_points!(py, x, centre, weights, k.saturating_mul(max_iter), |p, R, cancel| {
-        let init: Array2<R> = pick(&init32, &init64)?;
+        let init: Array2<R> = pick(init32.as_ref(), init64.as_ref())?;
         lloyd(&p, init, max_iter, tol, report_inertia, cancel, &mut tell)
     });
     Ok(match out {
@@ -119,8 +119,8 @@ pub(crate) fn _lloyd(
 
 /// The initial centres in the working type: whichever of the two was given, converted.
 fn pick<R: nocopy_core::distance::Real>(
-    a: &Option<Array2<f32>>,
-    b: &Option<Array2<f64>>,
+    a: Option<&Array2<f32>>,
+    b: Option<&Array2<f64>>,
 ) -> nocopy_core::Result<Array2<R>> {
     match (a, b) {
         (Some(a), _) => Ok(a.mapv(|v| R::from_f64(f64::from(v)))),
@@ -133,6 +133,7 @@ fn pick<R: nocopy_core::distance::Real>(
 /// and the uniform draws (`k - 1` rows, one column per local trial).
 #[pyfunction]
 #[pyo3(signature = (x, centre, weights, k, first, uniforms))]
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands over owned values
 pub(crate) fn _plusplus(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -155,6 +156,7 @@ pub(crate) fn _plusplus(
 /// Each row's nearest centre and the inertia: `(labels, inertia)`; `centers` has `x`'s dtype.
 #[pyfunction]
 #[pyo3(signature = (x, centre, weights, centers))]
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands over owned values
 pub(crate) fn _assign(
     py: Python<'_>,
     x: &Bound<'_, PyAny>,
@@ -167,7 +169,7 @@ pub(crate) fn _assign(
         Err(_) => (None, Some(centres::<f64>(centers)?)),
     };
     let out = with_points!(py, x, centre, weights, centers.len()?, |p, R, cancel| {
-        let c: Array2<R> = pick(&c32, &c64)?;
+        let c: Array2<R> = pick(c32.as_ref(), c64.as_ref())?;
         assign(&p, &c.view(), cancel)
     });
     let (labels, inertia) = match out {
