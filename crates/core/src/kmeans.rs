@@ -156,6 +156,14 @@ struct Partial {
     inertia: f64,
 }
 
+impl Partial {
+    /// Nothing yet, for `k` centres of `d` features (the sums only when wanted).
+    fn new(k: usize, d: usize, want: Want) -> Self {
+        let sums = vec![0.0; if want.sums { k * d } else { 0 }];
+        Partial { sums, weights: vec![0.0; k], changed: 0, inertia: 0.0 }
+    }
+}
+
 /// What a pass does.
 #[derive(Clone, Copy)]
 #[allow(clippy::struct_excessive_bools)] // four independent switches, set by name
@@ -196,12 +204,7 @@ fn pass<T: Element, R: Real>(
         .collect();
     let two = R::from_f64(2.0);
     let parts = p.blocks(k, labels, |first, labels| {
-        let mut part = Partial {
-            sums: vec![0.0; if want.sums { k * d } else { 0 }],
-            weights: vec![0.0; k],
-            changed: 0,
-            inertia: 0.0,
-        };
+        let mut part = Partial::new(k, d, want);
         let mut tile = Tile::<R>::new();
         let mut dots = Array2::from_elem((0, 0), R::zero());
         for c0 in (0..labels.len()).step_by(CHUNK) {
@@ -255,12 +258,7 @@ fn pass<T: Element, R: Real>(
         }
         Ok(part)
     })?;
-    let mut total = Partial {
-        sums: vec![0.0; if want.sums { k * d } else { 0 }],
-        weights: vec![0.0; k],
-        changed: 0,
-        inertia: 0.0,
-    };
+    let mut total = Partial::new(k, d, want);
     for part in parts {
         for (t, s) in total.sums.iter_mut().zip(&part.sums) {
             *t += s;

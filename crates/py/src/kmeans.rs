@@ -53,10 +53,15 @@ fn table<T>(v: ndarray::ArrayViewD<'_, T>) -> nocopy_core::Result<ArrayView2<'_,
         .map_err(|_| Error::Invalid("X must be a 2-dimensional array.".into()))
 }
 
-/// Centres of `x`'s dtype from `init` (a C-ordered array of that dtype).
-fn centres<R: numpy::Element + Copy>(init: &Bound<'_, PyAny>) -> PyResult<Array2<R>> {
-    let a: PyReadonlyArray2<'_, R> = init.extract()?;
-    Ok(a.as_array().to_owned())
+/// Centres given as a 2-d float32 or float64 array: one of the two.
+type Centres = (Option<Array2<f32>>, Option<Array2<f64>>);
+
+fn centres(obj: &Bound<'_, PyAny>) -> PyResult<Centres> {
+    if let Ok(a) = obj.extract::<PyReadonlyArray2<'_, f32>>() {
+        return Ok((Some(a.as_array().to_owned()), None));
+    }
+    let a: PyReadonlyArray2<'_, f64> = obj.extract()?;
+    Ok((None, Some(a.as_array().to_owned())))
 }
 
 /// Lloyd's iterations from `init` (centres already moved by `centre`): `(centers, labels,
@@ -77,10 +82,7 @@ pub(crate) fn _lloyd(
     report_inertia: bool,
     on_event: Option<Py<PyAny>>,
 ) -> PyResult<(Py<PyAny>, Py<PyAny>, f64, usize)> {
-    let (init32, init64) = match init.extract::<PyReadonlyArray2<'_, f32>>() {
-        Ok(_) => (Some(centres::<f32>(init)?), None),
-        Err(_) => (None, Some(centres::<f64>(init)?)),
-    };
+    let (init32, init64) = centres(init)?;
     let mut tell = |e: Event| {
         if let Some(cb) = &on_event {
             let (kind, iter, a, b) = match e {
@@ -164,10 +166,7 @@ pub(crate) fn _assign(
     weights: PyReadonlyArray1<'_, f64>,
     centers: &Bound<'_, PyAny>,
 ) -> PyResult<(Py<PyAny>, f64)> {
-    let (c32, c64) = match centers.extract::<PyReadonlyArray2<'_, f32>>() {
-        Ok(_) => (Some(centres::<f32>(centers)?), None),
-        Err(_) => (None, Some(centres::<f64>(centers)?)),
-    };
+    let (c32, c64) = centres(centers)?;
     let out = with_points!(py, x, centre, weights, centers.len()?, |p, R, cancel| {
         let c: Array2<R> = pick(c32.as_ref(), c64.as_ref())?;
         assign(&p, &c.view(), cancel)
