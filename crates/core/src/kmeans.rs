@@ -6,14 +6,14 @@
 //! splits the rows into blocks fixed by the table's size alone, so the result is the same on any
 //! number of threads: every block keeps its own sums and they are added in block order.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView2, s};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::distance::{Metric, Real, Tile, direct_sq, tile_distances};
+use crate::distance::{Real, Tile, direct_sq};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::lloyd::{Centres, add_rows, sq_distances};
 use crate::pool;
 
 /// Rows per tile of a pass (scikit-learn's chunk).
@@ -65,15 +65,34 @@ impl<'a, T: Element> Points<'a, T> {
         if self.weights.iter().any(|&w| w.is_nan() || w < 0.0) {
             return Err(Error::Invalid("Negative values in data passed to sample_weight".into()));
         }
-        let mut spread = 0.0;
-        for row in self.x.rows() {
-            for (v, c) in row.iter().zip(&self.centre) {
-                spread += (v.to_f64() - c) * (v.to_f64() - c);
+        // Per block, in eight lanes (a single running sum would wait on every addition).
+        let mut rows = vec![(); self.x.nrows()];
+        let spreads = self.blocks(1, &mut rows, |first, rows| {
+            let mut lanes = [0.0f64; 8];
+            let mut more = 0.0;
+            for row in self.x.slice(s![first..first + rows.len(), ..]).rows() {
+                match row.as_slice() {
+                    Some(xs) => {
+                        let (cx, cc) = (xs.chunks_exact(8), self.centre.chunks_exact(8));
+                        for (x, c) in cx.remainder().iter().zip(cc.remainder()) {
+                            more += (x.to_f64() - c) * (x.to_f64() - c);
+                        }
+                        for (x, c) in cx.zip(cc) {
+                            for ((l, x), c) in lanes.iter_mut().zip(x).zip(c) {
+                                *l += (x.to_f64() - c) * (x.to_f64() - c);
+                            }
+                        }
+                    }
+                    None => {
+                        for (x, c) in row.iter().zip(&self.centre) {
+                            more += (x.to_f64() - c) * (x.to_f64() - c);
+                        }
+                    }
+                }
             }
-        }
-        if !spread.is_finite() {
-            return Err(Error::Invalid("Input X contains NaN or infinity.".into()));
-        }
+            Ok(lanes.iter().sum::<f64>() + more)
+        })?;
+        let spread: f64 = spreads.iter().sum();
         let offset: f64 = self.centre.iter().map(|c| c * c).sum();
         Ok(offset * self.x.nrows() as f64 <= spread)
     }
@@ -202,56 +221,35 @@ fn pass<T: Element, R: Real>(
             R::from_f64(n + 2.0 * m)
         })
         .collect();
-    let two = R::from_f64(2.0);
+    let packed = want.relabel.then(|| Centres::new(centers, &norms));
     let parts = p.blocks(k, labels, |first, labels| {
         let mut part = Partial::new(k, d, want);
         let mut tile = Tile::<R>::new();
-        let mut dots = Array2::from_elem((0, 0), R::zero());
         for c0 in (0..labels.len()).step_by(CHUNK) {
             cancel.check()?;
             let c1 = (c0 + CHUNK).min(labels.len());
             let (r0, r1) = (first + c0, first + c1);
             let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
-                Some(Some(xs)) if raw => {
-                    ArrayView2::from_shape((r1 - r0, d), xs).expect("a C-ordered table's rows")
-                }
+                Some(Some(xs)) if raw => xs,
                 _ => {
                     p.tile(&mut tile, r0, r1);
-                    tile.rows.view()
+                    tile.rows.as_slice().expect("tiles are C-ordered")
                 }
             };
-            if want.relabel {
-                if dots.dim() != (c1 - c0, k) {
-                    dots = Array2::from_elem((c1 - c0, k), R::zero());
-                }
-                general_mat_mul(R::one(), &rows, &centers.t(), R::zero(), &mut dots);
-                let dots = dots.as_slice().expect("C-ordered");
-                for (row, label) in dots.chunks_exact(k).zip(&mut labels[c0..c1]) {
-                    let mut best = 0;
-                    let mut least = norms[0] - two * row[0];
-                    for (j, (&n, &dot)) in norms.iter().zip(row).enumerate().skip(1) {
-                        let v = n - two * dot;
-                        if v < least {
-                            least = v;
-                            best = j;
-                        }
-                    }
-                    let best = best as i32;
-                    part.changed += usize::from(*label != best);
-                    *label = best;
+            if let Some(centres) = &packed {
+                part.changed += centres.nearest(rows, &mut labels[c0..c1]);
+            }
+            let (labels, weights) = (&labels[c0..c1], &p.weights[r0..r1]);
+            if want.sums {
+                add_rows(rows, d, labels, weights, &mut part.sums, &mut part.weights);
+            } else {
+                for (&label, &w) in labels.iter().zip(weights) {
+                    part.weights[label as usize] += w;
                 }
             }
-            for (i, (xs, &label)) in rows.rows().into_iter().zip(&labels[c0..c1]).enumerate() {
-                let (j, w) = (label as usize, p.weights[r0 + i]);
-                part.weights[j] += w;
-                let xs = xs.to_slice().expect("tiles are C-ordered");
-                if want.sums {
-                    for (s, x) in part.sums[j * d..(j + 1) * d].iter_mut().zip(xs) {
-                        *s += w * x.to_f64();
-                    }
-                }
-                if want.inertia {
-                    let c = centers.row(j);
+            if want.inertia {
+                for ((xs, &label), &w) in rows.chunks_exact(d.max(1)).zip(labels).zip(weights) {
+                    let c = centers.row(label as usize);
                     part.inertia += w * direct_sq(xs, c.to_slice().expect("centres are C-ordered"));
                 }
             }
@@ -417,23 +415,11 @@ pub fn lloyd<T: Element, R: Real>(
             break;
         }
     }
-    if !strict {
-        let want = Want { relabel: true, sums: false, inertia: false, raw };
-        pass(p, &centers, &mut labels, want, cancel)?;
-    }
-    let inertia = assigned_inertia(p, &centers, &mut labels, cancel)?;
+    // Without strict convergence the labels are assigned once more to the final centres (in
+    // the same pass as the inertia).
+    let want = Want { relabel: !strict, sums: false, inertia: true, raw: false };
+    let inertia = pass(p, &centers, &mut labels, want, cancel)?.inertia;
     Ok(Fit { centers, labels, inertia, n_iter })
-}
-
-/// The inertia of the points with their current `labels` against `centers`.
-fn assigned_inertia<T: Element, R: Real>(
-    p: &Points<'_, T>,
-    centers: &Array2<R>,
-    labels: &mut [i32],
-    cancel: &Cancel,
-) -> Result<f64> {
-    let want = Want { relabel: false, sums: false, inertia: true, raw: false };
-    Ok(pass(p, centers, labels, want, cancel)?.inertia)
 }
 
 /// Each point's nearest centre (ties to the lower centre) and the inertia: scikit-learn's
@@ -486,7 +472,8 @@ pub fn plusplus<T: Element, R: Real>(
         return Err(Error::Invalid("k-means++ needs a first row and draws per centre".into()));
     }
     let mut chosen = vec![first];
-    let (pots, mut closest) = candidates(p, &[first], None, true, cancel)?;
+    let (pots, mut near) = candidates(p, &[first], None, cancel)?;
+    let mut closest = near.swap_remove(0);
     let mut pot = R::from_f64(pots[0]).to_f64();
     for c in 1..k {
         let mut cumulative = Vec::with_capacity(n);
@@ -500,70 +487,97 @@ pub fn plusplus<T: Element, R: Real>(
             .iter()
             .map(|u| cumulative.partition_point(|&s| s < u * pot).min(n - 1))
             .collect();
-        let (pots, _) = candidates(p, &ids, Some(&closest), false, cancel)?;
+        let (pots, mut near) = candidates(p, &ids, Some(&closest), cancel)?;
         let best = (0..pots.len()).fold(0, |b, i| if pots[i] < pots[b] { i } else { b });
         pot = R::from_f64(pots[best]).to_f64();
-        closest = candidates(p, &ids[best..=best], Some(&closest), true, cancel)?.1;
+        closest = near.swap_remove(best);
         chosen.push(ids[best]);
     }
     Ok(chosen)
 }
 
-/// For each candidate row in `ids`, the weighted sum over the points of the lesser of
-/// `closest` (when given) and the squared distance to the candidate; with `keep` (one
-/// candidate), also those lesser distances, point by point.
+/// For each candidate row in `ids`, the lesser of `closest` (when given) and the squared
+/// distance to the candidate, point by point, and the weighted sum of those. The candidates are
+/// moved and rounded to the working type as scikit-learn's centres are; each distance is taken
+/// in `f64` from the row as given, then rounded to the working type (scikit-learn upcasts
+/// `float32` to `float64` for these distances; this takes them directly, not from norms).
 fn candidates<T: Element, R: Real>(
     p: &Points<'_, T>,
     ids: &[usize],
     closest: Option<&[R]>,
-    keep: bool,
     cancel: &Cancel,
-) -> Result<(Vec<f64>, Vec<R>)> {
-    let rows = p.x.select(Axis(0), ids);
-    let mut narrow = Tile::<R>::new();
-    narrow.fill(&rows.view(), Some(&p.centre));
-    let mut cand = Tile::<f64>::new();
-    cand.fill(&narrow.rows.view(), None);
+) -> Result<(Vec<f64>, Vec<Vec<R>>)> {
+    let d = p.x.ncols();
+    // Each candidate in the frame of the rows as given: `m + round(c - m)`.
+    let cands: Vec<f64> = ids
+        .iter()
+        .flat_map(|&i| {
+            p.x.row(i)
+                .into_iter()
+                .zip(&p.centre)
+                .map(|(x, m)| m + R::from_f64(x.to_f64() - m).to_f64())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let m = ids.len();
     let mut rows_of = vec![(); p.x.nrows()];
-    let parts = p.blocks(ids.len(), &mut rows_of, |first, block| {
-        let mut sums = vec![0.0; ids.len()];
-        let mut kept = Vec::with_capacity(if keep { block.len() } else { 0 });
-        let (mut narrow, mut wide) = (Tile::<R>::new(), Tile::<f64>::new());
-        let mut dots = Array2::from_elem((0, 0), 0.0);
-        let mut out = Vec::new();
+    let parts = p.blocks(m, &mut rows_of, |first, block| {
+        let mut sums = vec![0.0; m];
+        let mut kept = vec![Vec::with_capacity(block.len()); m];
+        let (mut gathered, mut out) = (Vec::new(), Vec::new());
         for c0 in (0..block.len()).step_by(CHUNK) {
             cancel.check()?;
-            let c1 = (c0 + CHUNK).min(block.len());
-            p.tile(&mut narrow, first + c0, first + c1);
-            wide.fill(&narrow.rows.view(), None);
-            out.resize(ids.len() * (c1 - c0), 0.0);
-            tile_distances(Metric::SqEuclidean, &cand, &wide, &mut dots, &mut out);
-            for (s, row) in sums.iter_mut().zip(out.chunks(c1 - c0)) {
-                for (i, &d) in row.iter().enumerate() {
-                    let r = first + c0 + i;
-                    let d = R::from_f64(d);
-                    let d = match closest {
-                        Some(c) if c[r] < d => c[r],
-                        _ => d,
-                    };
-                    *s += p.weights[r] * d.to_f64();
-                    if keep {
-                        kept.push(d);
+            let (r0, r1) = (first + c0, first + (c0 + CHUNK).min(block.len()));
+            let rows = if let Some(xs) = p.x.as_slice() {
+                &xs[r0 * d..r1 * d]
+            } else {
+                gathered.clear();
+                gathered.extend(p.x.slice(s![r0..r1, ..]).rows().into_iter().flatten());
+                &gathered[..]
+            };
+            out.resize(m * (r1 - r0), 0.0);
+            sq_distances(rows, &cands, d, &mut out);
+            let weights = &p.weights[r0..r1];
+            for ((s, kept), out) in sums.iter_mut().zip(&mut kept).zip(out.chunks_exact(r1 - r0)) {
+                let from = kept.len();
+                kept.extend(out.iter().map(|&v| R::from_f64(v)));
+                let new = &mut kept[from..];
+                if let Some(closest) = closest {
+                    for (n, &c) in new.iter_mut().zip(&closest[r0..r1]) {
+                        if c < *n {
+                            *n = c;
+                        }
                     }
                 }
+                *s += weighted_sum(new, weights);
             }
         }
         Ok((sums, kept))
     })?;
-    let mut pots = vec![0.0; ids.len()];
-    let mut all = Vec::with_capacity(if keep { p.x.nrows() } else { 0 });
+    let mut pots = vec![0.0; m];
+    let mut all = vec![Vec::with_capacity(p.x.nrows()); m];
     for (sums, kept) in parts {
         for (t, s) in pots.iter_mut().zip(&sums) {
             *t += s;
         }
-        all.extend(kept);
+        for (all, kept) in all.iter_mut().zip(kept) {
+            all.extend(kept);
+        }
     }
     Ok((pots, all))
+}
+
+/// `Σ w x` in eight lanes, added in a fixed order.
+fn weighted_sum<R: Real>(xs: &[R], weights: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (cx, cw) = (xs.chunks_exact(8), weights.chunks_exact(8));
+    let tail: f64 = cx.remainder().iter().zip(cw.remainder()).map(|(x, w)| w * x.to_f64()).sum();
+    for (x, w) in cx.zip(cw) {
+        for ((l, x), w) in lanes.iter_mut().zip(x).zip(w) {
+            *l += w * x.to_f64();
+        }
+    }
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// Settings of [`kmeans`], scikit-learn's names and meanings.

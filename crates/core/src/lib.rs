@@ -24,6 +24,7 @@ pub mod error;
 pub mod gate;
 pub mod histogram;
 pub mod kmeans;
+mod lloyd;
 pub mod moving;
 pub mod npy;
 pub mod pool;
@@ -42,3 +43,17 @@ pub use reduce::{
     Axes, Moments, Reduce, Reduced, Warning, allnan, anynan, argmax, argmin, max, mean, min, std,
     sum, var,
 };
+
+/// Deterministic uniform draws in `[0, 1)` for the tests (a linear congruential generator).
+#[cfg(test)]
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            #[allow(clippy::cast_precision_loss)]
+            let x = (s >> 11) as f64 / (1u64 << 53) as f64;
+            x
+        })
+        .collect()
+}

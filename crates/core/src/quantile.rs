@@ -674,25 +674,11 @@ mod tests {
         }
     }
 
-    fn noise(n: usize, seed: u64) -> Vec<f64> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                #[allow(clippy::cast_precision_loss)]
-                let x = (s >> 11) as f64 / (1u64 << 53) as f64;
-                x
-            })
-            .collect()
-    }
-
     #[test]
     fn long_lanes_match_a_sort() {
         let qs = [0.0, 0.01, 0.5, 0.9, 0.99, 1.0];
         let n = LONG + 12_345;
-        let mut xs = noise(n, 7);
+        let mut xs = crate::noise(n, 7);
         for m in [Method::Linear, Method::Lower, Method::Higher, Method::Nearest, Method::Midpoint]
         {
             check(&xs, Stat::Quantiles(&qs, m), false);
@@ -710,7 +696,7 @@ mod tests {
             .map(|i| if (i as usize).is_multiple_of(step) { 0.0 } else { f64::from(i) })
             .collect();
         check(&periodic, Stat::Quantiles(&qs, Method::Linear), false);
-        let mut with_nan = noise(n, 3);
+        let mut with_nan = crate::noise(n, 3);
         with_nan[777] = f64::NAN;
         check(&with_nan, Stat::Quantiles(&qs, Method::Linear), false);
         check(&with_nan, Stat::Quantiles(&qs, Method::Linear), true);
@@ -720,7 +706,7 @@ mod tests {
     #[test]
     fn short_lanes_match_a_sort() {
         for n in [1, 2, 3, 10, 101] {
-            let xs = noise(n, n as u64);
+            let xs = crate::noise(n, n as u64);
             check(&xs, Stat::Quantiles(&[0.0, 0.3, 0.5, 1.0], Method::Linear), false);
             check(&xs, Stat::Quantiles(&[0.25, 0.75], Method::Midpoint), false);
             check(&xs, Stat::Median, false);

@@ -176,6 +176,7 @@ macro_rules! multilevel {
         }
     };
 }
+pub(crate) use multilevel;
 
 /// What a pairwise pass adds up per element: the value, or its squared deviation from a mean;
 /// NaN elements count as zero when `skipna` is set.

@@ -1,0 +1,757 @@
+//! The two kernels of a Lloyd pass over a group of rows: the nearest of `k` centres to each row,
+//! as scikit-learn's k-means finds it (the least `|c|² - 2 x·c`, ties to the lower centre), and
+//! the weighted sums of the rows of each centre.
+//!
+//! A general matrix product followed by a scan of its rows spends as long packing the rows and
+//! writing the `n × k` products as multiplying. Here the centres alone are packed, once per pass,
+//! transposed and scaled by -2 in blocks of one or two registers' width; each group of rows is
+//! read where it lies, every element broadcast against a block and accumulated with fused
+//! multiply-adds, and the least of each row found in the registers (a lane minimum, a compare and
+//! a bit scan). The -2 scaling is exact, so every product equals the general product's; a block
+//! is only taken over the one before when strictly less, which keeps ties on the lower centre.
+//!
+//! Written once over a small trait of register operations and compiled for AVX2 + FMA and for
+//! AVX-512; the baseline (and any other target) runs the same sums in plain Rust.
+
+#![allow(unsafe_code)]
+// Inlining is how each kernel body is compiled into each instruction-set copy.
+#![allow(clippy::inline_always)]
+
+use ndarray::Array2;
+
+use crate::distance::Real;
+use crate::dtype::Element;
+use crate::dtype::Floats;
+use crate::simd::{Level, level, multilevel};
+
+/// Centres packed for [`Centres::nearest`].
+pub(crate) struct Centres<R> {
+    /// Block `b`, feature `j`, lane `l` at `(b * d + j) * width + l`: `-2 c[b width + l][j]`,
+    /// zero past the last centre.
+    packed: Vec<R>,
+    /// Per centre `|c|²` (or what stands for it), `+∞` past the last.
+    norms: Vec<R>,
+    k: usize,
+    d: usize,
+    /// Centres per block.
+    width: usize,
+    /// The level the blocks were laid out for.
+    level: Level,
+}
+
+impl<R: Real> Centres<R> {
+    /// Packs `k × d` centres with the value `norms[j]` each stands for in `norms[j] - 2 x·c_j`.
+    pub(crate) fn new(centers: &Array2<R>, norms: &[R]) -> Self {
+        Self::for_level(centers, norms, level())
+    }
+
+    /// [`Centres::new`] for the kernels of `level` (which this CPU must have).
+    fn for_level(centers: &Array2<R>, norms: &[R], level: Level) -> Self {
+        let (k, d) = centers.dim();
+        let bytes = match level {
+            Level::Avx512 => 64,
+            Level::Avx2 => 32,
+            Level::Baseline => 8 * size_of::<R>(),
+        };
+        let lanes = bytes / size_of::<R>();
+        let width = if k > lanes { 2 * lanes } else { lanes };
+        let blocks = k.div_ceil(width).max(1);
+        let mut packed = vec![R::zero(); blocks * d * width];
+        let two = R::from_f64(-2.0);
+        for (i, c) in centers.rows().into_iter().enumerate() {
+            let (b, l) = (i / width, i % width);
+            for (j, &v) in c.iter().enumerate() {
+                packed[(b * d + j) * width + l] = two * v;
+            }
+        }
+        let mut padded = vec![R::from_f64(f64::INFINITY); blocks * width];
+        padded[..k].copy_from_slice(&norms[..k]);
+        Centres { packed, norms: padded, k, d, width, level }
+    }
+
+    /// The nearest centre of each row of the C-ordered `rows` (`labels.len()` rows of `d`) into
+    /// `labels`; returns how many labels changed.
+    pub(crate) fn nearest(&self, rows: &[R], labels: &mut [i32]) -> usize {
+        assert_eq!(rows.len(), labels.len() * self.d, "one row per label");
+        let mut best = vec![-1i32; labels.len()];
+        self.find(rows, &mut best);
+        let mut changed = 0;
+        for (label, &b) in labels.iter_mut().zip(&best) {
+            // No centre strictly below +∞ (or all NaN): the first, as scikit-learn's scan.
+            let b = b.max(0);
+            changed += usize::from(*label != b);
+            *label = b;
+        }
+        changed
+    }
+
+    /// The nearest centre below +∞ of each row into `best` (left alone where none is).
+    fn find(&self, rows: &[R], best: &mut [i32]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.level != Level::Baseline {
+            match (R::floats(rows), R::floats(&self.packed), R::floats(&self.norms)) {
+                (Floats::F32(x), Floats::F32(c), Floats::F32(n)) => {
+                    return x86::nearest(x, self.d, c, n, self.width, self.level, best);
+                }
+                (Floats::F64(x), Floats::F64(c), Floats::F64(n)) => {
+                    return x86::nearest(x, self.d, c, n, self.width, self.level, best);
+                }
+                _ => {}
+            }
+        }
+        self.scalar(rows, best);
+    }
+
+    /// [`Centres::nearest`] in plain Rust: the same products in the same order.
+    fn scalar(&self, rows: &[R], best: &mut [i32]) {
+        let (d, w) = (self.d, self.width);
+        let mut acc = vec![R::zero(); w];
+        for (x, best) in rows.chunks_exact(d.max(1)).zip(best) {
+            let mut least = R::from_f64(f64::INFINITY);
+            for (b, (pc, norms)) in
+                self.packed.chunks_exact((d * w).max(1)).zip(self.norms.chunks_exact(w)).enumerate()
+            {
+                acc.fill(R::zero());
+                for (&v, pc) in x.iter().zip(pc.chunks_exact(w)) {
+                    for (a, &c) in acc.iter_mut().zip(pc) {
+                        *a = *a + v * c;
+                    }
+                }
+                for (l, (&a, &n)) in acc.iter().zip(norms).enumerate() {
+                    let dist = n + a;
+                    if dist < least && b * w + l < self.k {
+                        least = dist;
+                        *best = (b * w + l) as i32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+multilevel! {
+    /// Adds each row of the C-ordered `rows` (`d` features), times its weight, to the sums of
+    /// its centre (`sums[label * d..][..d]`, in `f64`) and its weight to the centre's total.
+    fn add_rows<T>(
+        rows: &[T],
+        d: usize,
+        labels: &[i32],
+        weights: &[f64],
+        sums: &mut [f64],
+        totals: &mut [f64],
+    ) -> () = add_rows_body;
+}
+
+/// [`add_rows`], compiled into each level's copy (products and sums rounded separately, so
+/// every level gives the same bits).
+#[inline(always)]
+fn add_rows_body<T: Element, const L: u8>(
+    rows: &[T],
+    d: usize,
+    labels: &[i32],
+    weights: &[f64],
+    sums: &mut [f64],
+    totals: &mut [f64],
+) {
+    for ((x, &label), &w) in rows.chunks_exact(d.max(1)).zip(labels).zip(weights) {
+        let j = label as usize;
+        totals[j] += w;
+        for (s, &v) in sums[j * d..(j + 1) * d].iter_mut().zip(x) {
+            *s += w * v.to_f64();
+        }
+    }
+}
+
+/// The squared distance of every row of `rows` to every row of `cands` (`d` features each, both
+/// C-ordered) into `out`, one candidate after another, in `f64`: for each row and candidate,
+/// `(x - c)²` summed feature by feature, products and sums rounded separately (the same bits at
+/// every level).
+pub(crate) fn sq_distances<T: Element>(rows: &[T], cands: &[f64], d: usize, out: &mut [f64]) {
+    let (n, m) = (rows.len() / d.max(1), cands.len() / d.max(1));
+    assert!(rows.len() == n * d && cands.len() == m * d && out.len() == m * n && d > 0);
+    // The candidates four to a group, feature by feature: `packed[(g d + j) 4 + l]`.
+    let groups = m.div_ceil(GROUP);
+    let mut packed = vec![0.0; groups * d * GROUP];
+    for (t, c) in cands.chunks_exact(d).enumerate() {
+        for (j, &v) in c.iter().enumerate() {
+            packed[((t / GROUP) * d + j) * GROUP + t % GROUP] = v;
+        }
+    }
+    let mut sums = vec![0.0; n * groups * GROUP];
+    let mut vector = false;
+    #[cfg(target_arch = "x86_64")]
+    if level() != Level::Baseline {
+        // SAFETY: `level()` is above the baseline only where this CPU has AVX2 and FMA; the
+        // lengths were checked above.
+        unsafe { x86::sq_distances(rows, d, &packed, &mut sums) };
+        vector = true;
+    }
+    if !vector {
+        sq_distances_scalar(rows, d, &packed, &mut sums);
+    }
+    for (t, out) in out.chunks_exact_mut(n).enumerate() {
+        for (o, s) in out.iter_mut().zip(sums.chunks_exact(groups * GROUP)) {
+            *o = s[t];
+        }
+    }
+}
+
+/// Candidates per group of [`sq_distances`] (one AVX2 register of `f64`).
+const GROUP: usize = 4;
+
+/// [`sq_distances`] in plain Rust: for every row, every group, every feature in order.
+fn sq_distances_scalar<T: Element>(rows: &[T], d: usize, packed: &[f64], sums: &mut [f64]) {
+    let w = packed.len() / d;
+    for (x, sums) in rows.chunks_exact(d).zip(sums.chunks_exact_mut(w)) {
+        for (c, sums) in packed.chunks_exact(d * GROUP).zip(sums.chunks_exact_mut(GROUP)) {
+            let mut acc = [0.0f64; GROUP];
+            for (&v, c) in x.iter().zip(c.chunks_exact(GROUP)) {
+                for (a, &c) in acc.iter_mut().zip(c) {
+                    let diff = v.to_f64() - c;
+                    *a += diff * diff;
+                }
+            }
+            sums.copy_from_slice(&acc);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m256, __m256d, __m512, __m512d, _CMP_EQ_OQ, _mm_cvtsd_f64, _mm_cvtss_f32, _mm256_add_pd,
+        _mm256_add_ps, _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castpd256_pd128,
+        _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
+        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd,
+        _mm256_movemask_ps, _mm256_mul_pd, _mm256_permute_pd, _mm256_permute_ps,
+        _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_pd, _mm256_setzero_pd,
+        _mm256_setzero_ps, _mm256_storeu_pd, _mm256_sub_pd, _mm512_add_pd, _mm512_add_ps,
+        _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd,
+        _mm512_loadu_ps, _mm512_min_pd, _mm512_min_ps, _mm512_reduce_min_pd, _mm512_reduce_min_ps,
+        _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
+    };
+
+    use crate::dtype::Element;
+
+    use crate::simd::Level;
+
+    /// The register operations the kernel needs, for one element type at one width.
+    ///
+    /// Every method needs the CPU features of its register width (enabled in the
+    /// `#[target_feature]` functions the kernel is inlined into), and `load` and `splat` a
+    /// pointer valid for `LANES` elements and one element.
+    pub(super) trait Reg: Copy {
+        type E: Copy + PartialOrd;
+        const LANES: usize;
+        unsafe fn zero() -> Self;
+        unsafe fn load(p: *const Self::E) -> Self;
+        unsafe fn splat(p: *const Self::E) -> Self;
+        /// `a * b + c`, rounded once.
+        unsafe fn fma(a: Self, b: Self, c: Self) -> Self;
+        unsafe fn add(a: Self, b: Self) -> Self;
+        unsafe fn min(a: Self, b: Self) -> Self;
+        /// The least lane, as a scalar and in every lane.
+        unsafe fn least(a: Self) -> (Self::E, Self);
+        /// Bit `l` set where lane `l` of `a` equals that of `b`.
+        unsafe fn equal(a: Self, b: Self) -> u32;
+    }
+
+    /// Defines [`Reg`] for one register type from the functions doing each operation.
+    macro_rules! reg {
+        ($v:ty, $e:ty, $lanes:literal, $zero:ident, $load:ident, $splat:ident, $fma:ident,
+         $add:ident, $min:ident, $least:ident, $equal:ident) => {
+            impl Reg for $v {
+                type E = $e;
+                const LANES: usize = $lanes;
+                #[inline(always)]
+                unsafe fn zero() -> Self {
+                    // SAFETY: the caller has the register's features (as in every method).
+                    unsafe { $zero() }
+                }
+                #[inline(always)]
+                unsafe fn load(p: *const $e) -> Self {
+                    // SAFETY: the caller's `p` is valid for `LANES` elements.
+                    unsafe { $load(p) }
+                }
+                #[inline(always)]
+                unsafe fn splat(p: *const $e) -> Self {
+                    // SAFETY: the caller's `p` is valid for one element.
+                    unsafe { $splat(p) }
+                }
+                #[inline(always)]
+                unsafe fn fma(a: Self, b: Self, c: Self) -> Self {
+                    // SAFETY: register arithmetic.
+                    unsafe { $fma(a, b, c) }
+                }
+                #[inline(always)]
+                unsafe fn add(a: Self, b: Self) -> Self {
+                    // SAFETY: register arithmetic.
+                    unsafe { $add(a, b) }
+                }
+                #[inline(always)]
+                unsafe fn min(a: Self, b: Self) -> Self {
+                    // SAFETY: register arithmetic.
+                    unsafe { $min(a, b) }
+                }
+                #[inline(always)]
+                unsafe fn least(a: Self) -> ($e, Self) {
+                    // SAFETY: register arithmetic.
+                    unsafe { $least(a) }
+                }
+                #[inline(always)]
+                unsafe fn equal(a: Self, b: Self) -> u32 {
+                    // SAFETY: register arithmetic.
+                    unsafe { $equal(a, b) }
+                }
+            }
+        };
+    }
+
+    reg!(
+        __m256,
+        f32,
+        8,
+        _mm256_setzero_ps,
+        _mm256_loadu_ps,
+        splat8,
+        _mm256_fmadd_ps,
+        _mm256_add_ps,
+        _mm256_min_ps,
+        least8,
+        equal8
+    );
+    reg!(
+        __m256d,
+        f64,
+        4,
+        _mm256_setzero_pd,
+        _mm256_loadu_pd,
+        splat4,
+        _mm256_fmadd_pd,
+        _mm256_add_pd,
+        _mm256_min_pd,
+        least4,
+        equal4
+    );
+    reg!(
+        __m512,
+        f32,
+        16,
+        _mm512_setzero_ps,
+        _mm512_loadu_ps,
+        splat16,
+        _mm512_fmadd_ps,
+        _mm512_add_ps,
+        _mm512_min_ps,
+        least16,
+        equal16
+    );
+    reg!(
+        __m512d,
+        f64,
+        8,
+        _mm512_setzero_pd,
+        _mm512_loadu_pd,
+        splat8d,
+        _mm512_fmadd_pd,
+        _mm512_add_pd,
+        _mm512_min_pd,
+        least8d,
+        equal8d
+    );
+
+    #[inline(always)]
+    unsafe fn splat8(p: *const f32) -> __m256 {
+        // SAFETY: the caller's `p` is valid and aligned for one element, and it has AVX.
+        unsafe { _mm256_broadcast_ss(&*p) }
+    }
+
+    #[inline(always)]
+    unsafe fn splat4(p: *const f64) -> __m256d {
+        // SAFETY: as in `splat8`.
+        unsafe { _mm256_broadcast_sd(&*p) }
+    }
+
+    #[inline(always)]
+    unsafe fn splat16(p: *const f32) -> __m512 {
+        // SAFETY: as in `splat8`, with AVX-512F.
+        unsafe { _mm512_set1_ps(*p) }
+    }
+
+    #[inline(always)]
+    unsafe fn splat8d(p: *const f64) -> __m512d {
+        // SAFETY: as in `splat16`.
+        unsafe { _mm512_set1_pd(*p) }
+    }
+
+    #[inline(always)]
+    unsafe fn least8(a: __m256) -> (f32, __m256) {
+        // SAFETY: register arithmetic; the caller has AVX.
+        unsafe {
+            let m = _mm256_min_ps(a, _mm256_permute2f128_ps::<1>(a, a));
+            let m = _mm256_min_ps(m, _mm256_permute_ps::<0b0100_1110>(m));
+            let m = _mm256_min_ps(m, _mm256_permute_ps::<0b1011_0001>(m));
+            (_mm_cvtss_f32(_mm256_castps256_ps128(m)), m)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn least4(a: __m256d) -> (f64, __m256d) {
+        // SAFETY: as in `least8`.
+        unsafe {
+            let m = _mm256_min_pd(a, _mm256_permute2f128_pd::<1>(a, a));
+            let m = _mm256_min_pd(m, _mm256_permute_pd::<0b0101>(m));
+            (_mm_cvtsd_f64(_mm256_castpd256_pd128(m)), m)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn least16(a: __m512) -> (f32, __m512) {
+        // SAFETY: register arithmetic; the caller has AVX-512F.
+        unsafe {
+            let m = _mm512_reduce_min_ps(a);
+            (m, _mm512_set1_ps(m))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn least8d(a: __m512d) -> (f64, __m512d) {
+        // SAFETY: as in `least16`.
+        unsafe {
+            let m = _mm512_reduce_min_pd(a);
+            (m, _mm512_set1_pd(m))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn equal8(a: __m256, b: __m256) -> u32 {
+        // SAFETY: register arithmetic; the caller has AVX.
+        unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(a, b)).cast_unsigned() }
+    }
+
+    #[inline(always)]
+    unsafe fn equal4(a: __m256d, b: __m256d) -> u32 {
+        // SAFETY: as in `equal8`.
+        unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_EQ_OQ>(a, b)).cast_unsigned() }
+    }
+
+    #[inline(always)]
+    unsafe fn equal16(a: __m512, b: __m512) -> u32 {
+        // SAFETY: register arithmetic; the caller has AVX-512F.
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_EQ_OQ>(a, b)) }
+    }
+
+    #[inline(always)]
+    unsafe fn equal8d(a: __m512d, b: __m512d) -> u32 {
+        // SAFETY: as in `equal16`.
+        unsafe { u32::from(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(a, b)) }
+    }
+
+    /// [`super::sq_distances`] with AVX2: eight rows at a time (eight chains of additions in
+    /// flight), each feature converted to `f64`, broadcast, less the group's four candidates,
+    /// squared and added (no fused multiply-add: the baseline's bits).
+    ///
+    /// # Safety
+    /// The CPU has AVX2; `rows` holds whole rows of `d`, `packed` whole groups of `d × 4`, and
+    /// `sums` four per group per row.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn sq_distances<T: Element>(
+        rows: &[T],
+        d: usize,
+        packed: &[f64],
+        sums: &mut [f64],
+    ) {
+        const MR: usize = 8;
+        let w = packed.len() / d;
+        let n = rows.len() / d;
+        let (x, s) = (rows.as_ptr(), sums.as_mut_ptr());
+        for (g, c) in packed.chunks_exact(d * 4).enumerate() {
+            let c = c.as_ptr();
+            let mut i = 0;
+            while i < n {
+                let rs = MR.min(n - i);
+                // SAFETY: rows `i..i + rs` are in `rows`, `c` holds `d` registers and `sums`
+                // has `w` per row.
+                unsafe {
+                    let mut acc = [_mm256_setzero_pd(); MR];
+                    if rs == MR {
+                        for j in 0..d {
+                            let cj = _mm256_loadu_pd(c.add(j * 4));
+                            for (r, a) in acc.iter_mut().enumerate() {
+                                let v = _mm256_set1_pd((*x.add((i + r) * d + j)).to_f64());
+                                let diff = _mm256_sub_pd(v, cj);
+                                *a = _mm256_add_pd(*a, _mm256_mul_pd(diff, diff));
+                            }
+                        }
+                    } else {
+                        for j in 0..d {
+                            let cj = _mm256_loadu_pd(c.add(j * 4));
+                            for (r, a) in acc.iter_mut().enumerate().take(rs) {
+                                let v = _mm256_set1_pd((*x.add((i + r) * d + j)).to_f64());
+                                let diff = _mm256_sub_pd(v, cj);
+                                *a = _mm256_add_pd(*a, _mm256_mul_pd(diff, diff));
+                            }
+                        }
+                    }
+                    for (r, a) in acc.iter().enumerate().take(rs) {
+                        _mm256_storeu_pd(s.add((i + r) * w + g * 4), *a);
+                    }
+                }
+                i += rs;
+            }
+        }
+    }
+
+    /// The element types, with their registers at each width.
+    pub(super) trait Elem: Copy + PartialOrd {
+        const INFINITY: Self;
+        type Avx2: Reg<E = Self>;
+        type Avx512: Reg<E = Self>;
+    }
+
+    impl Elem for f32 {
+        const INFINITY: f32 = f32::INFINITY;
+        type Avx2 = __m256;
+        type Avx512 = __m512;
+    }
+
+    impl Elem for f64 {
+        const INFINITY: f64 = f64::INFINITY;
+        type Avx2 = __m256d;
+        type Avx512 = __m512d;
+    }
+
+    /// The nearest centre of each row of `x` (`best.len()` rows of `d`) into `best` (-1 where
+    /// none is below +∞), for centres packed `width` to a block for `level` (see
+    /// [`super::Centres`]).
+    pub(super) fn nearest<E: Elem>(
+        x: &[E],
+        d: usize,
+        packed: &[E],
+        norms: &[E],
+        width: usize,
+        level: Level,
+        best: &mut [i32],
+    ) {
+        let blocks = norms.len() / width;
+        assert!(
+            x.len() == best.len() * d && packed.len() == blocks * d * width && d > 0,
+            "rows and centres as packed"
+        );
+        match level {
+            // SAFETY: the centres were packed for `level`, which `simd::level()` only returns
+            // when this CPU has its features; the lengths were checked above.
+            Level::Avx512 => unsafe { avx512(x, d, packed, norms, width, best) },
+            // SAFETY: as above.
+            _ => unsafe { avx2(x, d, packed, norms, width, best) },
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2<E: Elem>(x: &[E], d: usize, packed: &[E], norms: &[E], width: usize, best: &mut [i32]) {
+        // Twelve accumulators (one register a row) or six rows of two, each FMA's four cycles of
+        // latency covered twice over, in sixteen registers.
+        sweep::<E::Avx2, 12, 6>(x, d, packed, norms, width, best);
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+    fn avx512<E: Elem>(
+        x: &[E],
+        d: usize,
+        packed: &[E],
+        norms: &[E],
+        width: usize,
+        best: &mut [i32],
+    ) {
+        sweep::<E::Avx512, 16, 8>(x, d, packed, norms, width, best);
+    }
+
+    /// Every block of centres against every row, `ONE` rows at a time for blocks of one
+    /// register, `TWO` for blocks of two; the rows left over one by one.
+    #[inline(always)]
+    fn sweep<V: Reg, const ONE: usize, const TWO: usize>(
+        x: &[V::E],
+        d: usize,
+        packed: &[V::E],
+        norms: &[V::E],
+        width: usize,
+        best: &mut [i32],
+    ) where
+        V::E: Elem,
+    {
+        let n = best.len();
+        let mut least = vec![<V::E as Elem>::INFINITY; n];
+        for (b, (pc, nb)) in
+            packed.chunks_exact(d * width).zip(norms.chunks_exact(width)).enumerate()
+        {
+            let (pc, nb, base) = (pc.as_ptr(), nb.as_ptr(), b * width);
+            // SAFETY: every row of `x` is in it, `pc` holds `d` blocks of `width` and `nb` one,
+            // and `least`, `best` have a place per row.
+            unsafe {
+                let (xp, lp, bp) = (x.as_ptr(), least.as_mut_ptr(), best.as_mut_ptr());
+                if width == V::LANES {
+                    rows::<V, 1, ONE>(xp, n, d, pc, nb, base, lp, bp);
+                } else {
+                    debug_assert_eq!(width, 2 * V::LANES);
+                    rows::<V, 2, TWO>(xp, n, d, pc, nb, base, lp, bp);
+                }
+            }
+        }
+    }
+
+    /// Every row of `x` (`n` of `d`) against one block of `NV` registers of centres, `MR` rows
+    /// at a time, then the rows left over one by one.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the pointers `block` takes, and the row count
+    unsafe fn rows<V: Reg, const NV: usize, const MR: usize>(
+        x: *const V::E,
+        n: usize,
+        d: usize,
+        pc: *const V::E,
+        nb: *const V::E,
+        base: usize,
+        least: *mut V::E,
+        best: *mut i32,
+    ) {
+        let mut i = 0;
+        // SAFETY: rows `i..i + MR` (or `i`) are in `x`, and `least`, `best` have room from `i`.
+        unsafe {
+            while i + MR <= n {
+                block::<V, NV, MR>(x.add(i * d), d, pc, nb, base, least.add(i), best.add(i));
+                i += MR;
+            }
+            while i < n {
+                block::<V, NV, 1>(x.add(i * d), d, pc, nb, base, least.add(i), best.add(i));
+                i += 1;
+            }
+        }
+    }
+
+    /// `MR` rows from `x` against one block of `NV` registers of centres: for every feature
+    /// each row's element is broadcast and multiplied into its accumulators, then the least of
+    /// `norm + acc` replaces the row's best so far when strictly below it.
+    #[inline(always)]
+    unsafe fn block<V: Reg, const NV: usize, const MR: usize>(
+        x: *const V::E,
+        d: usize,
+        pc: *const V::E,
+        nb: *const V::E,
+        base: usize,
+        least: *mut V::E,
+        best: *mut i32,
+    ) {
+        // SAFETY: the caller's pointers are valid as `sweep` states.
+        unsafe {
+            let mut acc = [[V::zero(); NV]; MR];
+            for j in 0..d {
+                let mut c = [V::zero(); NV];
+                for (v, c) in c.iter_mut().enumerate() {
+                    *c = V::load(pc.add((j * NV + v) * V::LANES));
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let s = V::splat(x.add(r * d + j));
+                    for (a, &c) in acc.iter_mut().zip(&c) {
+                        *a = V::fma(s, c, *a);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                let mut dist = [V::zero(); NV];
+                for (v, (dist, &a)) in dist.iter_mut().zip(acc).enumerate() {
+                    *dist = V::add(V::load(nb.add(v * V::LANES)), a);
+                }
+                let mut m = dist[0];
+                for &dv in &dist[1..] {
+                    m = V::min(m, dv);
+                }
+                let (value, all) = V::least(m);
+                if value < *least.add(r) {
+                    let mut mask = 0u32;
+                    for (v, &dv) in dist.iter().enumerate() {
+                        mask |= V::equal(dv, all) << (v * V::LANES);
+                    }
+                    if mask != 0 {
+                        *least.add(r) = value;
+                        *best.add(r) = (base + mask.trailing_zeros() as usize) as i32;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `[-1, 1)`.
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        crate::noise(n, seed).into_iter().map(|v| 2.0 * v - 1.0).collect()
+    }
+
+    /// Checks every level's nearest centres against the `f64` distances: each label's distance
+    /// is the least up to rounding, and an exact tie goes to the lower centre.
+    fn nearest_matches<R: Real>() {
+        for (n, k, d) in [(1, 1, 1), (50, 3, 5), (37, 8, 32), (61, 9, 7), (45, 16, 32), (13, 33, 3)]
+        {
+            let x: Vec<R> = values(n * d, 1).into_iter().map(R::from_f64).collect();
+            let mut c = Array2::from_shape_vec((k, d), values(k * d, 2)).unwrap().mapv(R::from_f64);
+            if k > 2 {
+                let first = c.row(0).to_owned();
+                c.row_mut(k - 1).assign(&first); // an exact tie with centre 0
+            }
+            let norms: Vec<R> = c
+                .rows()
+                .into_iter()
+                .map(|c| R::from_f64(c.iter().map(|v| v.to_f64().powi(2)).sum()))
+                .collect();
+            let dist = |i: usize, j: usize| -> f64 {
+                (0..d).map(|f| (x[i * d + f].to_f64() - c[[j, f]].to_f64()).powi(2)).sum()
+            };
+            for level in Level::ALL.into_iter().filter(|l| l.supported()) {
+                let centres = Centres::for_level(&c, &norms, level);
+                let mut labels = vec![-1; n];
+                assert_eq!(centres.nearest(&x, &mut labels), n);
+                for (i, &l) in labels.iter().enumerate() {
+                    let l = usize::try_from(l).unwrap();
+                    let least = (0..k).map(|j| dist(i, j)).fold(f64::INFINITY, f64::min);
+                    let slack = 1e3 * R::EPSILON * (1.0 + d as f64);
+                    assert!(dist(i, l) <= least + slack, "{level:?} n={n} k={k} d={d} row {i}");
+                    assert!(l != k - 1 || k <= 2, "a tie goes to the lower centre");
+                }
+                assert_eq!(centres.nearest(&x, &mut labels), 0, "unchanged labels are not counted");
+            }
+        }
+    }
+
+    #[test]
+    fn nearest_centres_at_every_level() {
+        nearest_matches::<f32>();
+        nearest_matches::<f64>();
+    }
+
+    #[test]
+    fn squared_distances_and_sums_are_exact_sums() {
+        let (n, m, d) = (19, 6, 11);
+        let x: Vec<f32> = values(n * d, 3).into_iter().map(|v| v as f32).collect();
+        let c = values(m * d, 4);
+        let mut out = vec![0.0; m * n];
+        sq_distances(&x, &c, d, &mut out);
+        for (t, i) in (0..m).flat_map(|t| (0..n).map(move |i| (t, i))) {
+            let want: f64 = (0..d).map(|f| (f64::from(x[i * d + f]) - c[t * d + f]).powi(2)).sum();
+            assert!((out[t * n + i] - want).abs() <= 1e-12 * want.max(1.0));
+        }
+        let labels: Vec<i32> = (0..n).map(|i| (i % 3) as i32).collect();
+        let weights = values(n, 5);
+        let (mut sums, mut totals) = (vec![0.0; 3 * d], vec![0.0; 3]);
+        add_rows(&x, d, &labels, &weights, &mut sums, &mut totals);
+        for j in 0..3 {
+            let rows = (0..n).filter(|i| i % 3 == j);
+            assert_eq!(totals[j], rows.clone().map(|i| weights[i]).sum::<f64>());
+            for f in 0..d {
+                let want: f64 = rows.clone().map(|i| weights[i] * f64::from(x[i * d + f])).sum();
+                assert_eq!(sums[j * d + f], want);
+            }
+        }
+    }
+}
