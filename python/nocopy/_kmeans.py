@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _native
 from ._distance import cdist
-from ._native import anynan, max, min, var
+from ._native import anynan, max, min
 
 
 class ConvergenceWarning(UserWarning):
@@ -317,8 +317,8 @@ class KMeans:
             self._centres_shape(X, np.asarray(self.init))
         rng = _random_state(self.random_state)
         w = _weights(sample_weight, X)
-        tol = float(np.mean(var(X, axis=0))) * self.tol if self.tol else 0.0
         mean = X.mean(axis=0)
+        tol = _native._tolerance(X, *_frame(mean, w), self.tol) if self.tol else 0.0
         say = _reporter(X.dtype) if self.verbose else None
         best: tuple[Any, ...] | None = None
         for _ in range(n_init):
@@ -334,7 +334,7 @@ class KMeans:
                 best = (centres, labels, inertia, n_iter)
         assert best is not None
         centres, labels, inertia, n_iter = best
-        distinct = np.unique(labels).size
+        distinct = np.count_nonzero(np.bincount(labels, minlength=self.n_clusters))
         if distinct < self.n_clusters:
             warnings.warn(
                 f"Number of distinct clusters ({distinct}) found smaller than n_clusters "

@@ -19,6 +19,7 @@ __all__ = [
     "_read_probe",
     "_scale",
     "_select",
+    "_tolerance",
     "allnan",
     "anynan",
     "argmax",
@@ -123,6 +124,7 @@ def _plusplus(
 def _assign(
     x: ArrayLike, centre: np.ndarray, weights: np.ndarray, centers: np.ndarray
 ) -> tuple[np.ndarray, float]: ...
+def _tolerance(x: ArrayLike, centre: np.ndarray, weights: np.ndarray, tol: float) -> float: ...
 def _fma_probe(rounds: int, wide: bool) -> int: ...
 def _cdist(xa: ArrayLike, xb: ArrayLike, out: np.ndarray, metric: str, p: float) -> None: ...
 def _knn(

@@ -13,7 +13,7 @@ use crate::cancel::Cancel;
 use crate::distance::{Real, Tile, direct_sq};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::lloyd::{Centres, add_rows, sq_distances};
+use crate::lloyd::{Centres, add_rows, inertia, sq_distances};
 use crate::pool;
 
 /// Rows per tile of a pass (scikit-learn's chunk).
@@ -65,6 +65,19 @@ impl<'a, T: Element> Points<'a, T> {
         if self.weights.iter().any(|&w| w.is_nan() || w < 0.0) {
             return Err(Error::Invalid("Negative values in data passed to sample_weight".into()));
         }
+        let spread = self.spread();
+        if !spread.is_finite() {
+            return Err(Error::Invalid("Input X contains NaN or infinity.".into()));
+        }
+        let offset: f64 = self.centre.iter().map(|c| c * c).sum();
+        Ok(offset * self.x.nrows() as f64 <= spread)
+    }
+
+    /// The sum over the points (unweighted) of the squared distance to the centre: the number
+    /// of points times the sum of the columns' variances when the centre is the mean. NaN or
+    /// infinite when a value is.
+    #[must_use]
+    pub fn spread(&self) -> f64 {
         // Per block, in eight lanes (a single running sum would wait on every addition).
         let mut rows = vec![(); self.x.nrows()];
         let spreads = self.blocks(1, &mut rows, |first, rows| {
@@ -91,10 +104,8 @@ impl<'a, T: Element> Points<'a, T> {
                 }
             }
             Ok(lanes.iter().sum::<f64>() + more)
-        })?;
-        let spread: f64 = spreads.iter().sum();
-        let offset: f64 = self.centre.iter().map(|c| c * c).sum();
-        Ok(offset * self.x.nrows() as f64 <= spread)
+        });
+        spreads.map_or(f64::NAN, |s| s.iter().sum())
     }
 
     /// Rows per block of a pass: a function of the table and `k` only, never of the threads.
@@ -206,10 +217,8 @@ fn pass<T: Element, R: Real>(
 ) -> Result<Partial> {
     let (k, d) = centers.dim();
     // Rows unmoved, in place: `|c - x|² = |c|² + 2 m·c - 2 x·c + ...` for centres `c` in the
-    // frame moved by `m`; only for a C-ordered table of the working type, when no inertia
-    // (which needs moved rows) is wanted.
+    // frame moved by `m`; only for a C-ordered table of the working type.
     let raw = want.raw
-        && !want.inertia
         && p.x.as_slice().is_some_and(|xs| R::of(T::floats(&xs[..xs.len().min(1)])).is_some());
     let shift = if raw { p.centre.as_slice() } else { &[][..] };
     let norms: Vec<R> = centers
@@ -222,6 +231,13 @@ fn pass<T: Element, R: Real>(
         })
         .collect();
     let packed = want.relabel.then(|| Centres::new(centers, &norms));
+    // The centres in the frame of the rows read, for the inertia.
+    let targets: Vec<f64> = if want.inertia {
+        let shift = |j: usize| shift.get(j).copied().unwrap_or(0.0);
+        centers.indexed_iter().map(|((_, j), v)| v.to_f64() + shift(j)).collect()
+    } else {
+        Vec::new()
+    };
     let parts = p.blocks(k, labels, |first, labels| {
         let mut part = Partial::new(k, d, want);
         let mut tile = Tile::<R>::new();
@@ -248,10 +264,7 @@ fn pass<T: Element, R: Real>(
                 }
             }
             if want.inertia {
-                for ((xs, &label), &w) in rows.chunks_exact(d.max(1)).zip(labels).zip(weights) {
-                    let c = centers.row(label as usize);
-                    part.inertia += w * direct_sq(xs, c.to_slice().expect("centres are C-ordered"));
-                }
+                part.inertia += inertia(rows, d, labels, weights, &targets);
             }
         }
         Ok(part)
@@ -417,7 +430,7 @@ pub fn lloyd<T: Element, R: Real>(
     }
     // Without strict convergence the labels are assigned once more to the final centres (in
     // the same pass as the inertia).
-    let want = Want { relabel: !strict, sums: false, inertia: true, raw: false };
+    let want = Want { relabel: !strict, sums: false, inertia: true, raw };
     let inertia = pass(p, &centers, &mut labels, want, cancel)?.inertia;
     Ok(Fit { centers, labels, inertia, n_iter })
 }
@@ -439,10 +452,10 @@ pub fn assign<T: Element, R: Real>(
             centers.ncols()
         )));
     }
-    p.check(1)?;
+    let raw = p.check(1)?;
     let centers = centers.as_standard_layout().into_owned();
     let mut labels = vec![-1i32; p.x.nrows()];
-    let want = Want { relabel: true, sums: false, inertia: true, raw: false };
+    let want = Want { relabel: true, sums: false, inertia: true, raw };
     let part = pass(p, &centers, &mut labels, want, cancel)?;
     Ok((labels, part.inertia))
 }
@@ -631,13 +644,7 @@ pub fn kmeans<T: Element, R: Real>(
     p.check(k)?;
     let n = x.nrows();
     // scikit-learn's tolerance: the mean of the columns' variances, times `tol`.
-    let mut variance = 0.0;
-    for row in x.rows() {
-        for (v, c) in row.iter().zip(&p.centre) {
-            variance += (v.to_f64() - c) * (v.to_f64() - c);
-        }
-    }
-    let tol = settings.tol * variance / (n * x.ncols().max(1)) as f64;
+    let tol = settings.tol * p.spread() / (n * x.ncols().max(1)) as f64;
     let trials = 2 + (k as f64).ln() as usize;
     let mut best: Option<Fit<R>> = None;
     for run in 0..settings.n_init.max(1) {

@@ -162,6 +162,43 @@ fn add_rows_body<T: Element, const L: u8>(
     }
 }
 
+multilevel! {
+    /// `Σ w |x - t|²` over the C-ordered `rows` (`d` features), `t` the row of `targets` (in
+    /// `f64`, `d` to a row) that each row's label names.
+    fn inertia<T>(rows: &[T], d: usize, labels: &[i32], weights: &[f64], targets: &[f64]) -> f64
+        = inertia_body;
+}
+
+/// [`inertia`], compiled into each level's copy: each squared distance in eight lanes added in
+/// a fixed order, then the weighted distances in row order.
+#[inline(always)]
+fn inertia_body<T: Element, const L: u8>(
+    rows: &[T],
+    d: usize,
+    labels: &[i32],
+    weights: &[f64],
+    targets: &[f64],
+) -> f64 {
+    let mut total = 0.0;
+    for ((x, &label), &w) in rows.chunks_exact(d.max(1)).zip(labels).zip(weights) {
+        let t = &targets[label as usize * d..][..d];
+        let mut lanes = [0.0f64; 8];
+        let (xs, ts) = (x.chunks_exact(8), t.chunks_exact(8));
+        let mut tail = 0.0;
+        for (a, b) in xs.remainder().iter().zip(ts.remainder()) {
+            tail += (a.to_f64() - b) * (a.to_f64() - b);
+        }
+        for (a, b) in xs.zip(ts) {
+            for ((l, a), b) in lanes.iter_mut().zip(a).zip(b) {
+                *l += (a.to_f64() - b) * (a.to_f64() - b);
+            }
+        }
+        let [a, b, c, e, f, g, h, i] = lanes;
+        total += w * ((((a + f) + (b + g)) + ((c + h) + (e + i))) + tail);
+    }
+    total
+}
+
 /// The squared distance of every row of `rows` to every row of `cands` (`d` features each, both
 /// C-ordered) into `out`, one candidate after another, in `f64`: for each row and candidate,
 /// `(x - c)²` summed feature by feature, products and sums rounded separately (the same bits at

@@ -176,3 +176,23 @@ pub(crate) fn _assign(
     };
     Ok((PyArray1::from_vec(py, labels).into_any().unbind(), inertia))
 }
+
+/// scikit-learn's absolute tolerance: `tol` times the mean of the columns' variances about
+/// `centre` (their means), in one pass over `x`.
+#[pyfunction]
+#[pyo3(signature = (x, centre, weights, tol))]
+#[allow(clippy::needless_pass_by_value)] // PyO3 hands over owned values
+pub(crate) fn _tolerance(
+    py: Python<'_>,
+    x: &Bound<'_, PyAny>,
+    centre: PyReadonlyArray1<'_, f64>,
+    weights: PyReadonlyArray1<'_, f64>,
+    tol: f64,
+) -> PyResult<f64> {
+    let out = with_points!(py, x, centre, weights, 1, |p, _R, _cancel| {
+        Ok::<_, Error>(tol * p.spread() / p.x.len().max(1) as f64)
+    });
+    Ok(match out {
+        Out::F32(v) | Out::F64(v) => v,
+    })
+}

@@ -28,7 +28,7 @@ mod _native {
     #[pymodule_export]
     use crate::histogram::_histogram;
     #[pymodule_export]
-    use crate::kmeans::{_assign, _lloyd, _plusplus};
+    use crate::kmeans::{_assign, _lloyd, _plusplus, _tolerance};
     #[pymodule_export]
     use crate::layout::{Layout, fma_probe, get_num_threads, inspect, read_probe, set_num_threads};
     #[pymodule_export]
