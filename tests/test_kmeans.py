@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -209,3 +213,33 @@ def test_ctrl_c_stops_a_long_fit_promptly(ctrl_c):
     assert not hasattr(km, "cluster_centers_")
     # Usable afterwards.
     assert nc.KMeans(2, random_state=0).fit(X[:100]).n_iter_ >= 1
+
+
+LEVEL_SCRIPT = """
+import json, numpy as np, nocopy as nc
+from sklearn.datasets import make_blobs
+X, _ = make_blobs(n_samples=3000, centers=20, n_features=9, random_state=3)
+out = []
+for dtype in (np.float64, np.float32):
+    for k in (3, 20):  # one register of centres, and several blocks
+        fit = nc.KMeans(k, random_state=0).fit(X.astype(dtype))
+        out.append([fit.labels_.tolist(), fit.inertia_, int(fit.n_iter_)])
+print(json.dumps(out))
+"""
+
+
+def test_every_simd_level_finds_the_same_clustering():
+    def run(level):
+        env = {**os.environ, "NOCOPY_SIMD": level}
+        cmd = [sys.executable, "-c", LEVEL_SCRIPT]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    want = run("baseline")
+    for level in ("avx2", "avx512"):  # a level the CPU lacks is lowered to one it has
+        got = run(level)
+        assert len(got) == len(want)
+        for (labels, inertia, n_iter), (w_labels, w_inertia, w_iter) in zip(got, want, strict=True):
+            assert labels == w_labels and n_iter == w_iter
+            np.testing.assert_allclose(inertia, w_inertia, rtol=1e-6)

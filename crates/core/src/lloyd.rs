@@ -1,17 +1,23 @@
-//! The two kernels of a Lloyd pass over a group of rows: the nearest of `k` centres to each row,
-//! as scikit-learn's k-means finds it (the least `|c|² - 2 x·c`, ties to the lower centre), and
-//! the weighted sums of the rows of each centre.
+//! The kernels of k-means over a group of rows: the nearest of `k` centres to each row, as
+//! scikit-learn's k-means finds it (the least `|c|² - 2 x·c`, ties to the lower centre); the
+//! weighted sums of the rows of each centre; the inertia; and the squared distances to a few
+//! candidates that k-means++ weighs.
 //!
 //! A general matrix product followed by a scan of its rows spends as long packing the rows and
 //! writing the `n × k` products as multiplying. Here the centres alone are packed, once per pass,
 //! transposed and scaled by -2 in blocks of one or two registers' width; each group of rows is
 //! read where it lies, every element broadcast against a block and accumulated with fused
 //! multiply-adds, and the least of each row found in the registers (a lane minimum, a compare and
-//! a bit scan). The -2 scaling is exact, so every product equals the general product's; a block
-//! is only taken over the one before when strictly less, which keeps ties on the lower centre.
+//! a bit scan). The -2 scaling is exact, so every dot product is the general product's up to the
+//! order of its additions; a block is only taken over the one before when strictly less, which
+//! keeps ties on the lower centre.
 //!
-//! Written once over a small trait of register operations and compiled for AVX2 + FMA and for
-//! AVX-512; the baseline (and any other target) runs the same sums in plain Rust.
+//! The nearest-centre kernel is written once over a small trait of register operations and
+//! compiled for AVX2 + FMA and for AVX-512 (on the Xeon measured, no faster than AVX2,
+//! although its FMA peak is twice as high: the compiler computes sixteen rows' addresses in a
+//! chain of additions that the broadcasts wait on); the baseline (and any other target) runs the same sums in plain Rust,
+//! products rounded before they are added. The other kernels are plain Rust compiled per level
+//! by `multilevel!`, or hand-written AVX2 where the compiler's vectorization fell short.
 
 #![allow(unsafe_code)]
 // Inlining is how each kernel body is compiled into each instruction-set copy.
@@ -88,7 +94,7 @@ impl<R: Real> Centres<R> {
     /// The nearest centre below +∞ of each row into `best` (left alone where none is).
     fn find(&self, rows: &[R], best: &mut [i32]) {
         #[cfg(target_arch = "x86_64")]
-        if self.level != Level::Baseline {
+        if self.level != Level::Baseline && self.d > 0 {
             match (R::floats(rows), R::floats(&self.packed), R::floats(&self.norms)) {
                 (Floats::F32(x), Floats::F32(c), Floats::F32(n)) => {
                     return x86::nearest(x, self.d, c, n, self.width, self.level, best);
@@ -102,7 +108,7 @@ impl<R: Real> Centres<R> {
         self.scalar(rows, best);
     }
 
-    /// [`Centres::nearest`] in plain Rust: the same products in the same order.
+    /// [`Centres::find`] in plain Rust: the same sums in the same order, each product rounded.
     fn scalar(&self, rows: &[R], best: &mut [i32]) {
         let (d, w) = (self.d, self.width);
         let mut acc = vec![R::zero(); w];
@@ -204,8 +210,11 @@ fn inertia_body<T: Element, const L: u8>(
 /// `(x - c)²` summed feature by feature, products and sums rounded separately (the same bits at
 /// every level).
 pub(crate) fn sq_distances<T: Element>(rows: &[T], cands: &[f64], d: usize, out: &mut [f64]) {
-    let (n, m) = (rows.len() / d.max(1), cands.len() / d.max(1));
-    assert!(rows.len() == n * d && cands.len() == m * d && out.len() == m * n && d > 0);
+    if d == 0 {
+        return out.fill(0.0);
+    }
+    let (n, m) = (rows.len() / d, cands.len() / d);
+    assert!(rows.len() == n * d && cands.len() == m * d && out.len() == m * n);
     // The candidates four to a group, feature by feature: `packed[(g d + j) 4 + l]`.
     let groups = m.div_ceil(GROUP);
     let mut packed = vec![0.0; groups * d * GROUP];
