@@ -536,7 +536,7 @@ fn candidates<T: Element, R: Real>(
     let mut rows_of = vec![(); p.x.nrows()];
     let parts = p.blocks(m, &mut rows_of, |first, block| {
         let mut sums = vec![0.0; m];
-        let mut kept = vec![Vec::with_capacity(block.len()); m];
+        let mut kept: Vec<Vec<R>> = (0..m).map(|_| Vec::with_capacity(block.len())).collect();
         let (mut gathered, mut out) = (Vec::new(), Vec::new());
         for c0 in (0..block.len()).step_by(CHUNK) {
             cancel.check()?;
@@ -568,7 +568,7 @@ fn candidates<T: Element, R: Real>(
         Ok((sums, kept))
     })?;
     let mut pots = vec![0.0; m];
-    let mut all = vec![Vec::with_capacity(p.x.nrows()); m];
+    let mut all: Vec<Vec<R>> = (0..m).map(|_| Vec::with_capacity(p.x.nrows())).collect();
     for (sums, kept) in parts {
         for (t, s) in pots.iter_mut().zip(&sums) {
             *t += s;
