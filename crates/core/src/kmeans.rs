@@ -13,7 +13,7 @@ use crate::cancel::Cancel;
 use crate::distance::{Real, Tile, direct_sq};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::lloyd::{Centres, add_rows, inertia, sq_distances};
+use crate::lloyd::{Centres, add_rows, inertia, sq_distance, sq_distances};
 use crate::pool;
 
 /// Rows per tile of a pass (scikit-learn's chunk).
@@ -47,8 +47,9 @@ impl<'a, T: Element> Points<'a, T> {
 
     /// Refuses points scikit-learn refuses: NaN or infinity, negative weights, fewer rows
     /// than clusters. Tells whether the centre is near the origin against the points' spread
-    /// (then the rows can be multiplied where they lie, unmoved: see [`pass`]).
-    fn check(&self, k: usize) -> Result<bool> {
+    /// (then the rows can be multiplied where they lie, unmoved: see [`pass`]), and the spread
+    /// ([`Points::spread`]).
+    fn check(&self, k: usize) -> Result<(bool, f64)> {
         if self.weights.len() != self.x.nrows() {
             return Err(Error::Invalid(format!(
                 "sample_weight.shape == ({},), expected ({},)!",
@@ -70,7 +71,7 @@ impl<'a, T: Element> Points<'a, T> {
             return Err(Error::Invalid("Input X contains NaN or infinity.".into()));
         }
         let offset: f64 = self.centre.iter().map(|c| c * c).sum();
-        Ok(offset * self.x.nrows() as f64 <= spread)
+        Ok((offset * self.x.nrows() as f64 <= spread, spread))
     }
 
     /// The sum over the points (unweighted) of the squared distance to the centre: the number
@@ -78,32 +79,19 @@ impl<'a, T: Element> Points<'a, T> {
     /// infinite when a value is.
     #[must_use]
     pub fn spread(&self) -> f64 {
-        // Per block, in eight lanes (a single running sum would wait on every addition).
         let mut rows = vec![(); self.x.nrows()];
         let spreads = self.blocks(1, &mut rows, |first, rows| {
-            let mut lanes = [0.0f64; 8];
-            let mut more = 0.0;
+            let mut total = 0.0;
+            let mut row_of = Vec::with_capacity(self.x.ncols());
             for row in self.x.slice(s![first..first + rows.len(), ..]).rows() {
-                match row.as_slice() {
-                    Some(xs) => {
-                        let (cx, cc) = (xs.chunks_exact(8), self.centre.chunks_exact(8));
-                        for (x, c) in cx.remainder().iter().zip(cc.remainder()) {
-                            more += (x.to_f64() - c) * (x.to_f64() - c);
-                        }
-                        for (x, c) in cx.zip(cc) {
-                            for ((l, x), c) in lanes.iter_mut().zip(x).zip(c) {
-                                *l += (x.to_f64() - c) * (x.to_f64() - c);
-                            }
-                        }
-                    }
-                    None => {
-                        for (x, c) in row.iter().zip(&self.centre) {
-                            more += (x.to_f64() - c) * (x.to_f64() - c);
-                        }
-                    }
-                }
+                let xs = row.as_slice().unwrap_or_else(|| {
+                    row_of.clear();
+                    row_of.extend(row.iter().copied());
+                    &row_of
+                });
+                total += sq_distance(xs, &self.centre);
             }
-            Ok(lanes.iter().sum::<f64>() + more)
+            Ok(total)
         });
         spreads.map_or(f64::NAN, |s| s.iter().sum())
     }
@@ -402,7 +390,7 @@ pub fn lloyd<T: Element, R: Real>(
             p.x.ncols()
         )));
     }
-    let raw = p.check(k)?;
+    let (raw, _) = p.check(k)?;
     let mut centers =
         if init.is_standard_layout() { init } else { init.as_standard_layout().into_owned() };
     let mut labels = vec![-1i32; p.x.nrows()];
@@ -452,7 +440,7 @@ pub fn assign<T: Element, R: Real>(
             centers.ncols()
         )));
     }
-    let raw = p.check(1)?;
+    let (raw, _) = p.check(1)?;
     let centers = centers.as_standard_layout().into_owned();
     let mut labels = vec![-1i32; p.x.nrows()];
     let want = Want { relabel: true, sums: false, inertia: true, raw };
@@ -548,12 +536,11 @@ fn candidates<T: Element, R: Real>(
                 gathered.extend(p.x.slice(s![r0..r1, ..]).rows().into_iter().flatten());
                 &gathered[..]
             };
-            out.resize(m * (r1 - r0), 0.0);
-            sq_distances(rows, &cands, d, &mut out);
+            let width = sq_distances(rows, &cands, d, &mut out);
             let weights = &p.weights[r0..r1];
-            for ((s, kept), out) in sums.iter_mut().zip(&mut kept).zip(out.chunks_exact(r1 - r0)) {
+            for (t, (s, kept)) in sums.iter_mut().zip(&mut kept).enumerate() {
                 let from = kept.len();
-                kept.extend(out.iter().map(|&v| R::from_f64(v)));
+                kept.extend(out.chunks_exact(width).map(|row| R::from_f64(row[t])));
                 let new = &mut kept[from..];
                 if let Some(closest) = closest {
                     for (n, &c) in new.iter_mut().zip(&closest[r0..r1]) {
@@ -641,10 +628,10 @@ pub fn kmeans<T: Element, R: Real>(
     on_event: &mut dyn FnMut(usize, Event),
 ) -> Result<Fit<R>> {
     let p = Points::unweighted::<R>(x);
-    p.check(k)?;
+    let (_, spread) = p.check(k)?;
     let n = x.nrows();
     // scikit-learn's tolerance: the mean of the columns' variances, times `tol`.
-    let tol = settings.tol * p.spread() / (n * x.ncols().max(1)) as f64;
+    let tol = settings.tol * spread / (n * x.ncols().max(1)) as f64;
     let trials = 2 + (k as f64).ln() as usize;
     let mut best: Option<Fit<R>> = None;
     for run in 0..settings.n_init.max(1) {

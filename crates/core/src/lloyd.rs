@@ -37,7 +37,6 @@ pub(crate) struct Centres<R> {
     packed: Vec<R>,
     /// Per centre `|c|²` (or what stands for it), `+∞` past the last.
     norms: Vec<R>,
-    k: usize,
     d: usize,
     /// Centres per block.
     width: usize,
@@ -72,7 +71,7 @@ impl<R: Real> Centres<R> {
         }
         let mut padded = vec![R::from_f64(f64::INFINITY); blocks * width];
         padded[..k].copy_from_slice(&norms[..k]);
-        Centres { packed, norms: padded, k, d, width, level }
+        Centres { packed, norms: padded, d, width, level }
     }
 
     /// The nearest centre of each row of the C-ordered `rows` (`labels.len()` rows of `d`) into
@@ -125,7 +124,8 @@ impl<R: Real> Centres<R> {
                 }
                 for (l, (&a, &n)) in acc.iter().zip(norms).enumerate() {
                     let dist = n + a;
-                    if dist < least && b * w + l < self.k {
+                    // Past the last centre the value is +∞, never strictly below `least`.
+                    if dist < least {
                         least = dist;
                         *best = (b * w + l) as i32;
                     }
@@ -175,8 +175,7 @@ multilevel! {
         = inertia_body;
 }
 
-/// [`inertia`], compiled into each level's copy: each squared distance in eight lanes added in
-/// a fixed order, then the weighted distances in row order.
+/// [`inertia`], compiled into each level's copy: each [`sq_distance`], weighted, in row order.
 #[inline(always)]
 fn inertia_body<T: Element, const L: u8>(
     rows: &[T],
@@ -187,59 +186,65 @@ fn inertia_body<T: Element, const L: u8>(
 ) -> f64 {
     let mut total = 0.0;
     for ((x, &label), &w) in rows.chunks_exact(d.max(1)).zip(labels).zip(weights) {
-        let t = &targets[label as usize * d..][..d];
-        let mut lanes = [0.0f64; 8];
-        let (xs, ts) = (x.chunks_exact(8), t.chunks_exact(8));
-        let mut tail = 0.0;
-        for (a, b) in xs.remainder().iter().zip(ts.remainder()) {
-            tail += (a.to_f64() - b) * (a.to_f64() - b);
-        }
-        for (a, b) in xs.zip(ts) {
-            for ((l, a), b) in lanes.iter_mut().zip(a).zip(b) {
-                *l += (a.to_f64() - b) * (a.to_f64() - b);
-            }
-        }
-        let [a, b, c, e, f, g, h, i] = lanes;
-        total += w * ((((a + f) + (b + g)) + ((c + h) + (e + i))) + tail);
+        total += w * sq_distance(x, &targets[label as usize * d..][..d]);
     }
     total
 }
 
-/// The squared distance of every row of `rows` to every row of `cands` (`d` features each, both
-/// C-ordered) into `out`, one candidate after another, in `f64`: for each row and candidate,
-/// `(x - c)²` summed feature by feature, products and sums rounded separately (the same bits at
-/// every level).
-pub(crate) fn sq_distances<T: Element>(rows: &[T], cands: &[f64], d: usize, out: &mut [f64]) {
-    if d == 0 {
-        return out.fill(0.0);
+/// `|x - t|²` in `f64`, in eight lanes added in a fixed order (a single running sum would wait
+/// on every addition).
+#[inline(always)]
+pub(crate) fn sq_distance<T: Element>(x: &[T], t: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let (xs, ts) = (x.chunks_exact(8), t.chunks_exact(8));
+    let mut tail = 0.0;
+    for (a, b) in xs.remainder().iter().zip(ts.remainder()) {
+        tail += (a.to_f64() - b) * (a.to_f64() - b);
     }
-    let (n, m) = (rows.len() / d, cands.len() / d);
-    assert!(rows.len() == n * d && cands.len() == m * d && out.len() == m * n);
+    for (a, b) in xs.zip(ts) {
+        for ((l, a), b) in lanes.iter_mut().zip(a).zip(b) {
+            *l += (a.to_f64() - b) * (a.to_f64() - b);
+        }
+    }
+    let [a, b, c, e, f, g, h, i] = lanes;
+    (((a + f) + (b + g)) + ((c + h) + (e + i))) + tail
+}
+
+/// The squared distance of every row of `rows` to every row of `cands` (`d` features each, both
+/// C-ordered) into `out`, row after row, in `f64`; returns the stride of `out` (the candidates
+/// rounded up to a group of four: candidate `t` of row `i` is at `i * stride + t`). For each row
+/// and candidate, `(x - c)²` summed feature by feature, products and sums rounded separately
+/// (the same bits at every level).
+pub(crate) fn sq_distances<T: Element>(
+    rows: &[T],
+    cands: &[f64],
+    d: usize,
+    out: &mut Vec<f64>,
+) -> usize {
+    let (n, m) = (rows.len() / d.max(1), cands.len() / d.max(1));
+    let stride = m.div_ceil(GROUP) * GROUP;
+    out.clear();
+    out.resize(n * stride, 0.0);
+    if d == 0 {
+        return stride;
+    }
+    assert!(rows.len() == n * d && cands.len() == m * d);
     // The candidates four to a group, feature by feature: `packed[(g d + j) 4 + l]`.
-    let groups = m.div_ceil(GROUP);
-    let mut packed = vec![0.0; groups * d * GROUP];
+    let mut packed = vec![0.0; stride * d];
     for (t, c) in cands.chunks_exact(d).enumerate() {
         for (j, &v) in c.iter().enumerate() {
             packed[((t / GROUP) * d + j) * GROUP + t % GROUP] = v;
         }
     }
-    let mut sums = vec![0.0; n * groups * GROUP];
-    let mut vector = false;
     #[cfg(target_arch = "x86_64")]
     if level() != Level::Baseline {
         // SAFETY: `level()` is above the baseline only where this CPU has AVX2 and FMA; the
-        // lengths were checked above.
-        unsafe { x86::sq_distances(rows, d, &packed, &mut sums) };
-        vector = true;
+        // lengths are as laid out above.
+        unsafe { x86::sq_distances(rows, d, &packed, out) };
+        return stride;
     }
-    if !vector {
-        sq_distances_scalar(rows, d, &packed, &mut sums);
-    }
-    for (t, out) in out.chunks_exact_mut(n).enumerate() {
-        for (o, s) in out.iter_mut().zip(sums.chunks_exact(groups * GROUP)) {
-            *o = s[t];
-        }
-    }
+    sq_distances_scalar(rows, d, &packed, out);
+    stride
 }
 
 /// Candidates per group of [`sq_distances`] (one AVX2 register of `f64`).
@@ -781,11 +786,12 @@ mod tests {
         let (n, m, d) = (19, 6, 11);
         let x: Vec<f32> = values(n * d, 3).into_iter().map(|v| v as f32).collect();
         let c = values(m * d, 4);
-        let mut out = vec![0.0; m * n];
-        sq_distances(&x, &c, d, &mut out);
+        let mut out = Vec::new();
+        let stride = sq_distances(&x, &c, d, &mut out);
+        assert_eq!((stride, out.len()), (8, 8 * n));
         for (t, i) in (0..m).flat_map(|t| (0..n).map(move |i| (t, i))) {
             let want: f64 = (0..d).map(|f| (f64::from(x[i * d + f]) - c[t * d + f]).powi(2)).sum();
-            assert!((out[t * n + i] - want).abs() <= 1e-12 * want.max(1.0));
+            assert!((out[i * stride + t] - want).abs() <= 1e-12 * want.max(1.0));
         }
         let labels: Vec<i32> = (0..n).map(|i| (i % 3) as i32).collect();
         let weights = values(n, 5);
