@@ -24,13 +24,15 @@ fn kernels(c: &mut Criterion) {
             group.throughput(Throughput::Bytes((n * 8) as u64));
             group.bench_with_input(BenchmarkId::new("zero-copy view", n), &n, |b, _| {
                 b.iter(|| {
-                    let src = view_or_copy_bytes(bytes, 0, &layout, CopyPolicy::Never).unwrap();
+                    let src =
+                        view_or_copy_bytes(bytes, 0, &layout, CopyPolicy::Never, &NEVER).unwrap();
                     black_box(kernel(&src))
                 });
             });
             group.bench_with_input(BenchmarkId::new("copying path", n), &n, |b, _| {
                 b.iter(|| {
-                    let src = view_or_copy_bytes(bytes, 0, &layout, CopyPolicy::Always).unwrap();
+                    let src =
+                        view_or_copy_bytes(bytes, 0, &layout, CopyPolicy::Always, &NEVER).unwrap();
                     black_box(kernel(&src))
                 });
             });

@@ -1,6 +1,9 @@
 //! Inputs for nocopy's criterion benchmarks: the same values reached by the three roads into the
 //! kernels — a zero-copy view of existing memory, the copying path, and `.npy` bytes.
 
+// A benchmark's inputs are its own to size.
+#![allow(clippy::disallowed_methods, clippy::disallowed_macros)]
+
 use ndarray::{ArrayD, IxDyn};
 use nocopy_core::gate::{self, CopyPolicy, RawLayout, c_strides};
 use nocopy_core::{ByteOrder, DType, Source};
@@ -45,16 +48,25 @@ pub fn f64_array(n: usize) -> ArrayD<f64> {
 }
 
 /// `.npy` file bytes holding `array`.
+///
+/// # Panics
+/// When the bytes cannot be allocated.
 #[must_use]
 pub fn npy_bytes(array: &ArrayD<f64>) -> Vec<u8> {
-    nocopy_core::npy::to_bytes(&array.view())
+    nocopy_core::npy::to_bytes(&array.view()).expect("memory for the bytes")
 }
 
 /// The serialization road: parse `.npy` bytes and pass them through the gate.
 pub fn from_npy(bytes: &[u8]) -> nocopy_core::Result<Source<'_>> {
     let header = nocopy_core::npy::parse_header(bytes)?;
     nocopy_core::npy::check_complete(&header, bytes.len())?;
-    gate::view_or_copy_bytes(bytes, header.data_offset, &header.layout, CopyPolicy::IfNeeded)
+    gate::view_or_copy_bytes(
+        bytes,
+        header.data_offset,
+        &header.layout,
+        CopyPolicy::IfNeeded,
+        &nocopy_core::NEVER,
+    )
 }
 
 /// The bytes of an array's memory, for the gate's byte-slice road (no copy).

@@ -1,9 +1,10 @@
-//! Opening `.npy` files (memory-mapped) and `.npz` members (read into aligned memory).
+//! Opening `.npy` files (memory-mapped) and `.npz` members (read into aligned memory), as
+//! NumPy's `np.load` reads them or not at all.
 
 #![allow(unsafe_code)]
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 
 use anyhow::{Context, Result, bail};
 use memmap2::Mmap;
@@ -13,14 +14,16 @@ use nocopy_core::npy::{self, Header};
 enum Storage {
     /// A memory-mapped `.npy` file.
     Mapped(Mmap),
-    /// An `.npz` member, read into 8-byte-aligned memory.
+    /// An `.npz` member (or bytes handed over), read into 8-byte-aligned memory.
     Read(Vec<u64>, usize),
 }
 
 /// An array file: its parsed header and its bytes.
-pub(crate) struct NpyArray {
-    pub(crate) header: Header,
-    pub(crate) mapped: bool,
+pub struct NpyArray {
+    /// The parsed header.
+    pub header: Header,
+    /// Whether the bytes are a memory-mapped file (else they were read).
+    pub mapped: bool,
     storage: Storage,
 }
 
@@ -35,7 +38,8 @@ impl Storage {
 
 impl NpyArray {
     /// The whole file's bytes (header, then data at `header.data_offset`).
-    pub(crate) fn bytes(&self) -> &[u8] {
+    #[must_use]
+    pub fn bytes(&self) -> &[u8] {
         self.storage.bytes()
     }
 
@@ -45,12 +49,25 @@ impl NpyArray {
         npy::check_complete(&header, bytes.len())?;
         Ok(NpyArray { header, mapped, storage })
     }
+
+    /// The `.npy` file whose bytes these are (copied into aligned memory).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let mut words = aligned(bytes.len())?;
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        NpyArray::new(Storage::Read(words, bytes.len()), false)
+    }
+}
+
+/// Zeroed 8-byte words holding at least `len` bytes, allocated fallibly.
+fn aligned(len: usize) -> Result<Vec<u64>> {
+    Ok(nocopy_core::mem::filled(len.div_ceil(8), 0u64)?)
 }
 
 /// Opens `FILE.npy` (memory-mapped) or `NAME.npz:ARRAY`.
-pub(crate) fn open(spec: &str) -> Result<NpyArray> {
+pub fn open(spec: &str) -> Result<NpyArray> {
     if let Some((archive, member)) = spec.rsplit_once(':').filter(|(a, _)| is_npz(a)) {
-        return open_npz(archive, member);
+        let file = File::open(archive).with_context(|| format!("cannot open {archive}"))?;
+        return npz_member(file, member).with_context(|| format!("{archive}:{member}"));
     }
     if is_npz(spec) {
         bail!("{spec}: name the array too, as {spec}:ARRAY");
@@ -71,26 +88,29 @@ fn is_npz(path: &str) -> bool {
     std::path::Path::new(path).extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"))
 }
 
-fn open_npz(archive: &str, member: &str) -> Result<NpyArray> {
-    let file = File::open(archive).with_context(|| format!("cannot open {archive}"))?;
-    let mut zip = zip::ZipArchive::new(file)
-        .with_context(|| format!("{archive}: not a valid .npz archive"))?;
+/// The array `member` of an `.npz` archive, as NumPy's `np.load(archive)[member]` finds it:
+/// the entry `member.npy`, the last one of that name when there are several (as Python's
+/// `zipfile`). Its declared size is allocated up front (fallibly), exactly that many bytes are
+/// read, and its checksum is verified.
+pub fn npz_member(archive: impl Read + Seek, member: &str) -> Result<NpyArray> {
+    let mut zip = zip::ZipArchive::new(archive).context("not a valid .npz archive")?;
     let name = format!("{member}.npy");
-    let names: Vec<String> = zip
-        .file_names()
-        .filter_map(|n| n.ok()?.strip_suffix(".npy").map(ToString::to_string))
-        .collect();
-    let mut entry = match zip.by_name(&name) {
-        Ok(e) => e,
-        Err(zip::result::ZipError::FileNotFound) => {
-            bail!("{archive} has no array {member:?}; it holds: {}", names.join(", "))
-        }
-        Err(e) => return Err(e).with_context(|| format!("{archive}: cannot read {member:?}")),
-    };
-    let mut raw = Vec::new();
-    entry.read_to_end(&mut raw).with_context(|| format!("{archive}: cannot read {member:?}"))?;
-    let mut words = vec![0u64; raw.len().div_ceil(8)];
-    bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..raw.len()].copy_from_slice(&raw);
-    NpyArray::new(Storage::Read(words, raw.len()), false)
-        .with_context(|| format!("{archive}:{member}"))
+    if zip.index_for_name(&name).is_none() {
+        let names: Vec<String> = zip
+            .file_names()
+            .filter_map(|n| n.ok()?.strip_suffix(".npy").map(ToString::to_string))
+            .collect();
+        bail!("the archive has no array {member:?}; it holds: {}", names.join(", "))
+    }
+    let mut entry = zip.by_name(&name).with_context(|| format!("cannot read {member:?}"))?;
+    let size = usize::try_from(entry.size()).context("the member is too large")?;
+    let mut words = aligned(size)?;
+    let buf = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..size];
+    entry.read_exact(buf).with_context(|| format!("cannot read {member:?}"))?;
+    // Reading past the end checks the CRC, and that the member holds no more than it said.
+    let mut more = [0u8; 1];
+    if entry.read(&mut more).with_context(|| format!("cannot read {member:?}"))? != 0 {
+        bail!("{member:?} holds more bytes than its declared size");
+    }
+    NpyArray::new(Storage::Read(words, size), false)
 }

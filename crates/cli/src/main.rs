@@ -1,13 +1,17 @@
 //! `nocopy`: NumPy-compatible statistics over `.npy` and `.npz` files, memory-mapped and read in
 //! place through nocopy-core's gate.
 
-mod load;
 mod report;
+
+use nocopy_cli::load;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+
+/// `--threads` at most: nocopy-core's bound.
+const MAX_THREADS: i64 = nocopy_core::pool::MAX_THREADS as i64;
 
 /// Fast statistics over .npy files, read in place (memory-mapped) whenever that is safe.
 #[derive(Parser, Debug)]
@@ -35,7 +39,7 @@ enum Command {
         #[arg(long, allow_negative_numbers = true)]
         axis: Option<isize>,
         /// Delta degrees of freedom of the variance (divisor N - ddof).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         ddof: f64,
         /// Ignore NaN values instead of propagating them.
         #[arg(long)]
@@ -44,7 +48,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// A moving-window statistic (bottleneck's move_*) along an axis, written to a .npy file.
@@ -63,13 +67,13 @@ enum Command {
         #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
         axis: isize,
         /// Delta degrees of freedom of var and std (divisor N - ddof).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         ddof: f64,
         /// The .npy file to write (float32 for float32 input, else float64).
         #[arg(short, long)]
         output: std::path::PathBuf,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// A histogram (NumPy's bins and counts) drawn in the terminal, or as JSON.
@@ -77,7 +81,7 @@ enum Command {
         /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
         file: String,
         /// Number of equal-width bins.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 10, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
         bins: u32,
         /// The lower and upper edge (default: the data's minimum and maximum).
         #[arg(long, num_args = 2, value_names = ["LO", "HI"], allow_negative_numbers = true)]
@@ -86,7 +90,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// Quantiles (NumPy's quantile, by selection), overall or along an axis.
@@ -94,7 +98,7 @@ enum Command {
         /// A .npy file, or NAME.npz:ARRAY for one array of an .npz archive.
         file: String,
         /// Quantiles in [0, 1], separated by commas.
-        #[arg(short, long, value_delimiter = ',', required = true)]
+        #[arg(short, long, value_delimiter = ',', required = true, allow_negative_numbers = true)]
         q: Vec<f64>,
         /// Take quantiles along this axis only; default: over every element.
         #[arg(long, allow_negative_numbers = true)]
@@ -109,7 +113,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// Distances between the rows of two tables (scipy's cdist), written to a .npy file.
@@ -122,13 +126,13 @@ enum Command {
         #[arg(long, default_value = "euclidean")]
         metric: String,
         /// The order of minkowski.
-        #[arg(long, default_value_t = 2.0)]
+        #[arg(long, default_value_t = 2.0, allow_negative_numbers = true)]
         p: f64,
         /// The .npy file to write (float32 when both tables are float32, else float64).
         #[arg(short, long)]
         output: std::path::PathBuf,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// The k nearest base rows of each query row (exact), written to an .npz file with the
@@ -139,7 +143,7 @@ enum Command {
         /// The query table, with as many columns.
         queries: String,
         /// Neighbours per query.
-        #[arg(short, long)]
+        #[arg(short, long, allow_negative_numbers = true)]
         k: usize,
         /// sqeuclidean, euclidean, cosine, cityblock or ip (largest inner product first).
         #[arg(long, default_value = "sqeuclidean")]
@@ -148,7 +152,7 @@ enum Command {
         #[arg(short, long)]
         output: std::path::PathBuf,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// k-means clustering of the rows of a table (scikit-learn's KMeans with k-means++ starts):
@@ -158,19 +162,19 @@ enum Command {
         /// A 2-d .npy file, or NAME.npz:ARRAY.
         file: String,
         /// The number of clusters.
-        #[arg(short, long)]
+        #[arg(short, long, allow_negative_numbers = true)]
         k: usize,
         /// Runs from different k-means++ starts; the one of least inertia is kept.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
         n_init: u32,
         /// Iterations per run.
-        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, default_value_t = 300, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
         max_iter: u32,
         /// Convergence when the centres move at most this times the mean column variance.
-        #[arg(long, default_value_t = 1e-4)]
+        #[arg(long, default_value_t = 1e-4, allow_negative_numbers = true)]
         tol: f64,
         /// Seed of the k-means++ draws.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         seed: u64,
         /// The .npy file of the centres (float32 for float32 input, else float64).
         #[arg(short, long)]
@@ -179,7 +183,7 @@ enum Command {
         #[arg(long)]
         labels: Option<std::path::PathBuf>,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
     /// Scale each column of a table (scikit-learn's scale, or minmax_scale), written to a .npy file.
@@ -196,13 +200,13 @@ enum Command {
         #[arg(long, num_args = 2, value_names = ["LO", "HI"], default_values_t = [0.0, 1.0], allow_negative_numbers = true)]
         feature_range: Vec<f64>,
         /// 0 scales columns (features), 1 rows.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         axis: usize,
         /// Delta degrees of freedom of the standard deviation.
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
         ddof: f64,
         /// Number of threads (default: NOCOPY_NUM_THREADS, else every CPU).
-        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=MAX_THREADS))]
         threads: Option<u32>,
     },
 }

@@ -11,7 +11,38 @@ use crate::load::NpyArray;
 /// The data of `array` through the gate: in place when safe, else copied with a reason.
 fn source(array: &NpyArray) -> Result<Source<'_>> {
     let h = &array.header;
-    Ok(gate::view_or_copy_bytes(array.bytes(), h.data_offset, &h.layout, CopyPolicy::IfNeeded)?)
+    Ok(gate::view_or_copy_bytes(
+        array.bytes(),
+        h.data_offset,
+        &h.layout,
+        CopyPolicy::IfNeeded,
+        &NEVER,
+    )?)
+}
+
+/// Writes `a` as the `.npy` file `path`, streaming (the array is not copied to bytes first).
+fn save<T: Element>(path: &std::path::Path, a: &ndarray::ArrayViewD<'_, T>) -> Result<()> {
+    let write = || -> nocopy_core::Result<()> {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
+        nocopy_core::npy::write(&mut w, a)?;
+        std::io::Write::flush(&mut w)?;
+        Ok(())
+    };
+    write().map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+/// Writes `v` to stdout as pretty JSON, streaming (no copy of it as text).
+fn print_json(v: &Value) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, v)?;
+    std::io::Write::write_all(&mut out, b"\n")?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
+}
+
+/// Numbers as a JSON array, allocated fallibly (`null` for NaN and infinities).
+fn json_array(xs: impl ExactSizeIterator<Item = f64>) -> nocopy_core::Result<Value> {
+    Ok(Value::Array(nocopy_core::mem::collect(xs.len(), xs.map(json_num))?))
 }
 
 fn shape_text(shape: &[usize]) -> String {
@@ -44,7 +75,7 @@ pub(crate) fn inspect(file: &str, array: &NpyArray, as_json: bool) -> Result<()>
             "zero_copy": reason.is_none(),
             "reason": reason,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
         return Ok(());
     }
     let read = if array.mapped { "memory-mapped" } else { "read from the archive" };
@@ -94,24 +125,24 @@ struct Table {
     columns: Vec<(&'static str, Vec<Value>)>,
 }
 
-fn table<T: Element>(s: &Summary<T>) -> Table
+fn table<T: Element>(s: &Summary<T>) -> nocopy_core::Result<Table>
 where
     T::Float: Element,
 {
-    fn col<E: Element>(a: &ArrayD<E>) -> Vec<Value> {
-        a.iter().map(|&x| cell(x)).collect()
+    fn col<E: Element>(a: &ArrayD<E>) -> nocopy_core::Result<Vec<Value>> {
+        nocopy_core::mem::collect(a.len(), a.iter().map(|&x| cell(x)))
     }
-    Table {
+    Ok(Table {
         shape: s.mean.shape().to_vec(),
-        columns: vec![
-            ("count", s.count.iter().map(|&c| json!(c)).collect()),
-            ("mean", col(&s.mean)),
-            ("std", col(&s.std)),
-            ("min", col(&s.min)),
-            ("max", col(&s.max)),
-            ("var", col(&s.var)),
-        ],
-    }
+        columns: Vec::from([
+            ("count", nocopy_core::mem::collect(s.count.len(), s.count.iter().map(|&c| json!(c)))?),
+            ("mean", col(&s.mean)?),
+            ("std", col(&s.std)?),
+            ("min", col(&s.min)?),
+            ("max", col(&s.max)?),
+            ("var", col(&s.var)?),
+        ]),
+    })
 }
 
 /// `nocopy describe`.
@@ -125,8 +156,7 @@ pub(crate) fn describe(
 ) -> Result<()> {
     let src = source(array)?;
     let opts = Reduce::axis(axis).ddof(ddof).skipna(skipna);
-    let t =
-        dispatch!(src.view(), v => nocopy_core::describe(&v, &opts, &NEVER).map(|s| table(&s)))?;
+    let t = dispatch!(src.view(), v => nocopy_core::describe(&v, &opts, &NEVER).and_then(|s| table(&s)))?;
     let h = &array.header;
     let reason = src.copy_reason().map(ToString::to_string);
     if as_json {
@@ -151,7 +181,7 @@ pub(crate) fn describe(
             "result_shape": t.shape,
             "stats": Value::Object(stats),
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
         return Ok(());
     }
     let how = match &reason {
@@ -186,7 +216,7 @@ pub(crate) fn describe(
 
 /// The multi-index of flat position `r` in `shape`, as "3" or "(1, 2)".
 fn index_label(shape: &[usize], mut r: usize) -> String {
-    let mut idx = vec![0; shape.len()];
+    let mut idx: Vec<usize> = std::iter::repeat_n(0, shape.len()).collect();
     for (slot, &n) in idx.iter_mut().zip(shape).rev() {
         *slot = r % n;
         r /= n;
@@ -202,11 +232,7 @@ pub(crate) fn moving(
     output: &std::path::Path,
 ) -> Result<()> {
     let src = source(array)?;
-    let bytes = dispatch!(src.view(), v => nocopy_core::moving(&v, op, w, &NEVER)
-        .map(|out| nocopy_core::npy::to_bytes(&out.view())))?;
-    std::fs::write(output, bytes)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-    Ok(())
+    dispatch!(src.view(), v => save(output, &nocopy_core::moving(&v, op, w, &NEVER)?.view()))
 }
 
 /// The one value of a 0-d result, as `f64`.
@@ -218,18 +244,24 @@ fn first<T: Element>(a: &ArrayD<T>) -> f64 {
 /// operation rounded by `r` (the identity for float64; to float32 for NumPy's float32 linspace,
 /// which one rounding of the exact float64 result reproduces for `+ - * /`).
 #[allow(clippy::cast_precision_loss)]
-fn linspace(lo: f64, hi: f64, n: usize, r: impl Fn(f64) -> f64) -> Vec<f64> {
+fn linspace(lo: f64, hi: f64, n: usize, r: impl Fn(f64) -> f64) -> Result<Vec<f64>> {
     let (lo, hi, count) = (r(lo), r(hi), r(n as f64));
     let delta = r(hi - lo);
     let step = r(delta / count);
     let mut e: Vec<f64> = if step == 0.0 {
-        (0..=n).map(|i| r(r(r(r(i as f64) / count) * delta) + lo)).collect()
+        nocopy_core::mem::collect(
+            n + 1,
+            (0..=n).map(|i| r(r(r(r(i as f64) / count) * delta) + lo)),
+        )?
     } else {
-        (0..=n).map(|i| r(r(r(i as f64) * step) + lo)).collect()
+        nocopy_core::mem::collect(n + 1, (0..=n).map(|i| r(r(r(i as f64) * step) + lo)))?
     };
     e[n] = hi;
-    e
+    Ok(e)
 }
+
+/// The most bins `nocopy hist` draws as bars (one line each).
+const MAX_BARS: usize = 10_000;
 
 /// `nocopy hist`: NumPy's edges (float32 for float32 data) and counts, as bars or JSON.
 pub(crate) fn hist(
@@ -239,6 +271,10 @@ pub(crate) fn hist(
     range: Option<(f64, f64)>,
     as_json: bool,
 ) -> Result<()> {
+    anyhow::ensure!(
+        as_json || bins <= MAX_BARS,
+        "cannot draw {bins} bins as bars (at most {MAX_BARS}): use --json for more"
+    );
     let src = source(array)?;
     let (lo, hi) = match range {
         Some((lo, hi)) => {
@@ -267,9 +303,15 @@ pub(crate) fn hist(
     #[allow(clippy::cast_possible_truncation)]
     let to_f32 = |x: f64| f64::from(x as f32);
     let edges: Vec<f64> = match (single, range) {
-        (true, None) => linspace(lo, hi, bins, to_f32),
-        (true, Some(_)) => linspace(lo, hi, bins, |x| x).into_iter().map(to_f32).collect(),
-        (false, _) => linspace(lo, hi, bins, |x| x),
+        (true, None) => linspace(lo, hi, bins, to_f32)?,
+        (true, Some(_)) => {
+            let mut e = linspace(lo, hi, bins, |x| x)?;
+            for x in &mut e {
+                *x = to_f32(*x);
+            }
+            e
+        }
+        (false, _) => linspace(lo, hi, bins, |x| x)?,
     };
     anyhow::ensure!(
         edges.windows(2).all(|w| w[0] < w[1]),
@@ -278,8 +320,13 @@ pub(crate) fn hist(
     let counts =
         dispatch!(src.view(), v => nocopy_core::histogram::counts(&v, &edges, true, &NEVER))?;
     if as_json {
-        let v = json!({ "file": file, "bins": bins, "edges": edges, "counts": counts });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        #[allow(clippy::cast_precision_loss)]
+        let counts = Value::Array(nocopy_core::mem::collect(
+            counts.len(),
+            counts.iter().map(|&c| json!(c)),
+        )?);
+        let v = json!({ "file": file, "bins": bins, "edges": json_array(edges.iter().copied())?, "counts": counts });
+        print_json(&v)?;
         return Ok(());
     }
     let h = &array.header;
@@ -290,12 +337,13 @@ pub(crate) fn hist(
         shape_text(&h.layout.shape)
     );
     let widest = counts.iter().copied().max().unwrap_or(0).max(1);
-    let labels: Vec<String> = (0..bins)
-        .map(|i| {
+    let labels: Vec<String> = nocopy_core::mem::collect(
+        bins,
+        (0..bins).map(|i| {
             let close = if i + 1 == bins { "]" } else { ")" };
             format!("[{}, {}{close}", num(edges[i]), num(edges[i + 1]))
-        })
-        .collect();
+        }),
+    )?;
     let label_width = labels.iter().map(String::len).max().unwrap_or(0);
     let count_width = widest.to_string().len();
     for (label, &c) in labels.iter().zip(&counts) {
@@ -332,21 +380,31 @@ pub(crate) fn quantile(
     let spec = Spec { stat: Stat::Quantiles(qs, method), skipna, single };
     let axes = axis.map_or(nocopy_core::Axes::All, nocopy_core::Axes::from);
     let (shape, values): (Vec<usize>, Vec<Value>) = dispatch!(src.view(), v => {
-        nocopy_core::quantile::quantile(&v, &axes, &spec, &NEVER).map(|o| match o.values {
-            Quantiled::Same(x) => (x.shape().to_vec(), x.iter().map(|e| json_num(e.to_f64())).collect()),
-            Quantiled::Float(x) => (x.shape().to_vec(), x.iter().map(|&e| json_num(e)).collect()),
-        })
+        let o = nocopy_core::quantile::quantile(&v, &axes, &spec, &NEVER)?;
+        let (shape, Value::Array(values)) = (match o.values {
+            Quantiled::Same(x) => (x.shape().to_vec(), json_array(x.iter().map(|e| e.to_f64()))?),
+            Quantiled::Float(x) => (x.shape().to_vec(), json_array(x.iter().copied())?),
+        }) else {
+            unreachable!("json_array gives an array")
+        };
+        Ok::<_, nocopy_core::Error>((shape, values))
     })?;
     let per_q = values.len() / qs.len().max(1);
     if as_json {
-        let rows: Vec<Value> =
-            values.chunks(per_q.max(1)).map(|c| Value::Array(c.to_vec())).collect();
-        let result: Vec<Value> = if axis.is_none() { values.clone() } else { rows };
+        let result: Vec<Value> = if axis.is_none() {
+            values
+        } else {
+            let mut rows = nocopy_core::mem::with_capacity(qs.len())?;
+            for c in values.chunks(per_q.max(1)) {
+                rows.push(Value::Array(nocopy_core::mem::collect(c.len(), c.iter().cloned())?));
+            }
+            rows
+        };
         let v = json!({
             "file": file, "q": qs, "axis": axis, "skipna": skipna,
             "result_shape": shape, "quantiles": result,
         });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&v)?;
         return Ok(());
     }
     let h = &array.header;
@@ -382,12 +440,13 @@ pub(crate) fn scale(
     axis: usize,
     output: &std::path::Path,
 ) -> Result<()> {
-    use ndarray::{Array2, Ix2};
+    use ndarray::Ix2;
     fn go<T: Element, F: Element>(
         v: &ndarray::ArrayViewD<'_, T>,
         how: &nocopy_core::scale::Scaling,
         axis: usize,
-    ) -> Result<Vec<u8>> {
+        output: &std::path::Path,
+    ) -> Result<()> {
         let shape = v.shape().to_vec();
         let table = match v.ndim() {
             1 => v.view().insert_axis(ndarray::Axis(1)).into_dimensionality::<Ix2>()?,
@@ -395,22 +454,28 @@ pub(crate) fn scale(
             n => anyhow::bail!("scale needs a 1-d or 2-d array, not {n}-d"),
         };
         anyhow::ensure!(axis < 2 && (axis == 0 || v.ndim() == 2), "axis {axis} is out of bounds");
-        let table = if axis == 1 { table.reversed_axes() } else { table };
-        let mut out = Array2::<F>::from_elem(table.raw_dim(), F::default());
-        nocopy_core::scale::scale_into(&table, how, &mut out.view_mut(), &NEVER)?;
-        let out = if axis == 1 { out.reversed_axes() } else { out };
-        let out = out.as_standard_layout().into_owned().into_shape_with_order(shape)?;
-        Ok(nocopy_core::npy::to_bytes(&out.view()))
+        // The output in C order of the input's shape, written through the table's view of it.
+        let mut out = nocopy_core::mem::array(ndarray::IxDyn(&shape), F::default())?;
+        {
+            let o = out.view_mut();
+            let mut o = match v.ndim() {
+                1 => o.insert_axis(ndarray::Axis(1)).into_dimensionality::<Ix2>()?,
+                _ => o.into_dimensionality::<Ix2>()?,
+            };
+            if axis == 1 {
+                o.swap_axes(0, 1);
+            }
+            let table = if axis == 1 { table.reversed_axes() } else { table };
+            nocopy_core::scale::scale_into(&table, how, &mut o, &NEVER)?;
+        }
+        save(output, &out.view())
     }
     let src = source(array)?;
-    let bytes = if matches!(src.view().dtype(), DType::F32 | DType::F16) {
-        dispatch!(src.view(), v => go::<_, f32>(&v, how, axis))?
+    if matches!(src.view().dtype(), DType::F32 | DType::F16) {
+        dispatch!(src.view(), v => go::<_, f32>(&v, how, axis, output))
     } else {
-        dispatch!(src.view(), v => go::<_, f64>(&v, how, axis))?
-    };
-    std::fs::write(output, bytes)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-    Ok(())
+        dispatch!(src.view(), v => go::<_, f64>(&v, how, axis, output))
+    }
 }
 
 /// `nocopy cdist`: the distances written as a .npy file.
@@ -426,26 +491,24 @@ pub(crate) fn cdist(
         va: ndarray::ArrayViewD<'_, T>,
         vb: nocopy_core::AnyView<'_>,
         metric: nocopy_core::distance::Metric,
-    ) -> Result<Vec<u8>> {
+        output: &std::path::Path,
+    ) -> Result<()> {
         let vb =
             T::from_any(vb).ok_or_else(|| anyhow::anyhow!("the two tables must have one dtype"))?;
         let err = |_| anyhow::anyhow!("cdist needs 2-d tables");
         let va = va.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
         let vb = vb.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
-        let mut out = ndarray::Array2::<R>::from_elem((va.nrows(), vb.nrows()), R::default());
+        let mut out = nocopy_core::mem::array((va.nrows(), vb.nrows()), R::default())?;
         cdist_into(&va, &vb, metric, &mut out.view_mut(), &NEVER)?;
-        Ok(nocopy_core::npy::to_bytes(&out.into_dyn().view()))
+        save(output, &out.into_dyn().view())
     }
     let (sa, sb) = (source(a)?, source(b)?);
     let single = sa.view().dtype() == DType::F32 && sb.view().dtype() == DType::F32;
-    let bytes = if single {
-        dispatch!(sa.view(), va => go::<_, f32>(va, sb.view(), metric))?
+    if single {
+        dispatch!(sa.view(), va => go::<_, f32>(va, sb.view(), metric, output))
     } else {
-        dispatch!(sa.view(), va => go::<_, f64>(va, sb.view(), metric))?
-    };
-    std::fs::write(output, bytes)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-    Ok(())
+        dispatch!(sa.view(), va => go::<_, f64>(va, sb.view(), metric, output))
+    }
 }
 
 /// Queries per batch of `nocopy knn` (the progress bar moves per batch).
@@ -466,18 +529,24 @@ pub(crate) fn knn(
         vq: nocopy_core::AnyView<'_>,
         k: usize,
         metric: nocopy_core::distance::Metric,
-    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        output: &std::path::Path,
+    ) -> Result<()> {
         let vq =
             T::from_any(vq).ok_or_else(|| anyhow::anyhow!("the two tables must have one dtype"))?;
         let err = |_| anyhow::anyhow!("knn needs 2-d tables");
         let vb = vb.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
         let vq = vq.into_dimensionality::<ndarray::Ix2>().map_err(err)?;
+        anyhow::ensure!(
+            (1..=vb.nrows()).contains(&k),
+            "k must be between 1 and the number of base rows ({}), not {k}",
+            vb.nrows()
+        );
         let nq = vq.nrows();
-        let mut dist = ndarray::Array2::<R>::from_elem((nq, k), R::default());
-        let mut idx = ndarray::Array2::<i64>::zeros((nq, k));
+        let mut dist = nocopy_core::mem::array((nq, k), R::default())?;
+        let mut idx = nocopy_core::mem::array((nq, k), 0i64)?;
         let start = std::time::Instant::now();
         let mut shown = false;
-        for q0 in (0..nq.max(1)).step_by(KNN_BATCH) {
+        for q0 in (0..nq).step_by(KNN_BATCH) {
             let q1 = (q0 + KNN_BATCH).min(nq);
             let batch = vq.slice(ndarray::s![q0..q1, ..]);
             let (d, i) = nocopy_core::distance::knn::<T, R>(&vb, &batch, k, metric, &NEVER)?;
@@ -497,30 +566,29 @@ pub(crate) fn knn(
         if shown {
             eprintln!();
         }
-        Ok((
-            nocopy_core::npy::to_bytes(&dist.into_dyn().view()),
-            nocopy_core::npy::to_bytes(&idx.into_dyn().view()),
-        ))
+        let write = || -> Result<()> {
+            let file = std::io::BufWriter::new(std::fs::File::create(output)?);
+            let mut zip = zip::ZipWriter::new(file);
+            let bytes = dist.len().saturating_mul(8).saturating_add(4096);
+            let stored = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored)
+                .large_file(bytes > u32::MAX as usize / 2);
+            zip.start_file("distances.npy", stored)?;
+            nocopy_core::npy::write(&mut zip, &dist.view().into_dyn())?;
+            zip.start_file("indices.npy", stored)?;
+            nocopy_core::npy::write(&mut zip, &idx.view().into_dyn())?;
+            zip.finish()?;
+            Ok(())
+        };
+        write().map_err(|e| anyhow::anyhow!("cannot write {}: {e:#}", output.display()))
     }
     let (sb, sq) = (source(base)?, source(queries)?);
     let single = sb.view().dtype() == DType::F32 && sq.view().dtype() == DType::F32;
-    let (d, i) = if single {
-        dispatch!(sb.view(), vb => go::<_, f32>(vb, sq.view(), k, metric))?
+    if single {
+        dispatch!(sb.view(), vb => go::<_, f32>(vb, sq.view(), k, metric, output))
     } else {
-        dispatch!(sb.view(), vb => go::<_, f64>(vb, sq.view(), k, metric))?
-    };
-    let file = std::fs::File::create(output)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-    let mut zip = zip::ZipWriter::new(file);
-    let stored = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(d.len().max(i.len()) > u32::MAX as usize / 2);
-    for (name, bytes) in [("distances.npy", d), ("indices.npy", i)] {
-        zip.start_file(name, stored)?;
-        std::io::Write::write_all(&mut zip, &bytes)?;
+        dispatch!(sb.view(), vb => go::<_, f64>(vb, sq.view(), k, metric, output))
     }
-    zip.finish()?;
-    Ok(())
 }
 
 /// `nocopy kmeans`: the centres (and the labels) of k-means with k-means++ starts drawn from
@@ -541,7 +609,9 @@ pub(crate) fn kmeans(
         k: usize,
         settings: &nocopy_core::kmeans::Settings,
         seed: u64,
-    ) -> Result<(Vec<u8>, Vec<u8>, f64, usize)> {
+        output: &std::path::Path,
+        labels: Option<&std::path::Path>,
+    ) -> Result<(f64, usize)> {
         let x = v
             .into_dimensionality::<ndarray::Ix2>()
             .map_err(|_| anyhow::anyhow!("kmeans needs a 2-d table"))?;
@@ -573,27 +643,19 @@ pub(crate) fn kmeans(
             &mut report,
         )?;
         eprintln!();
-        let labels = ndarray::Array1::from(fit.labels).into_dyn();
-        Ok((
-            nocopy_core::npy::to_bytes(&fit.centers.into_dyn().view()),
-            nocopy_core::npy::to_bytes(&labels.view()),
-            fit.inertia,
-            fit.n_iter,
-        ))
+        save(output, &fit.centers.view().into_dyn())?;
+        if let Some(path) = labels {
+            save(path, &ndarray::ArrayView1::from(&fit.labels).into_dyn())?;
+        }
+        Ok((fit.inertia, fit.n_iter))
     }
     let src = source(array)?;
     let start = std::time::Instant::now();
-    let (centres, labelled, inertia, n_iter) = if src.view().dtype() == DType::F32 {
-        dispatch!(src.view(), v => go::<_, f32>(v, k, settings, seed))?
+    let (inertia, n_iter) = if src.view().dtype() == DType::F32 {
+        dispatch!(src.view(), v => go::<_, f32>(v, k, settings, seed, output, labels))?
     } else {
-        dispatch!(src.view(), v => go::<_, f64>(v, k, settings, seed))?
+        dispatch!(src.view(), v => go::<_, f64>(v, k, settings, seed, output, labels))?
     };
-    std::fs::write(output, centres)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-    if let Some(path) = labels {
-        std::fs::write(path, labelled)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    }
     println!(
         "kmeans: {k} clusters of {} rows, best of {} run(s): inertia {inertia}, {n_iter} iterations, {:.2} s",
         array.header.layout.shape.first().copied().unwrap_or(0),

@@ -6,6 +6,7 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::Reducer;
 use crate::error::{Error, Result};
+use crate::mem;
 use crate::reduce::{Moments, Reduce, Warning, extreme_exact, merge_extreme, run, shaped};
 use crate::simd;
 
@@ -107,12 +108,12 @@ pub fn describe<T: Element>(
         run(a, &opts.axis, opts.keepdims, &DescribeR { skipna: opts.skipna }, cancel, &|s| s)?;
     let n = states.len();
     let (mut count, mut mean, mut var, mut std, mut min, mut max) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+        mem::with_capacity(n)?,
+        mem::with_capacity(n)?,
+        mem::with_capacity(n)?,
+        mem::with_capacity(n)?,
+        mem::with_capacity(n)?,
+        mem::with_capacity(n)?,
     );
     let mut warning = None;
     for state in states {
@@ -122,12 +123,12 @@ pub fn describe<T: Element>(
             )
         })?;
         let m = p.moments;
+        let (v, short) = m.variance(opts.ddof, opts.skipna);
         if m.count == 0 {
             warning = Some(Warning::AllNan);
-        } else if m.count as f64 - opts.ddof <= 0.0 {
-            warning = warning.or(Some(Warning::DegreesOfFreedom));
+        } else if short.is_some() {
+            warning = warning.or(short);
         }
-        let v = m.var(opts.ddof);
         count.push(m.count);
         mean.push(T::float_from_f64(m.mean()));
         var.push(T::float_from_f64(v));
@@ -136,12 +137,12 @@ pub fn describe<T: Element>(
         max.push(p.max.unwrap_or_else(T::nan));
     }
     Ok(Summary {
-        count: shaped(&shape, count),
-        mean: shaped(&shape, mean),
-        var: shaped(&shape, var),
-        std: shaped(&shape, std),
-        min: shaped(&shape, min),
-        max: shaped(&shape, max),
+        count: shaped(&shape, count)?,
+        mean: shaped(&shape, mean)?,
+        var: shaped(&shape, var)?,
+        std: shaped(&shape, std)?,
+        min: shaped(&shape, min)?,
+        max: shaped(&shape, max)?,
         warning,
     })
 }

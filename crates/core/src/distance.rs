@@ -10,13 +10,13 @@
 //! The only memory of the size of the output is the output.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut1, ArrayViewMut2, Axis, LinalgScalar, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar, s};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
 use crate::dtype::{Element, Floats};
 use crate::error::{Error, Result};
-use crate::pool;
+use crate::{mem, pool};
 
 /// A distance between two rows, by scipy's name.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -113,19 +113,26 @@ pub(crate) struct Tile<R> {
 impl<R: Real> Tile<R> {
     pub(crate) fn new() -> Self {
         Tile {
-            rows: Array2::from_elem((0, 0), R::default()),
+            rows: Array2::default((0, 0)),
             norms: Vec::new(),
             rounded: Vec::new(),
             max_norm: 0.0,
         }
     }
 
-    pub(crate) fn fill<T: Element>(&mut self, src: &ArrayView2<'_, T>, centre: Option<&[f64]>) {
+    /// The rows of `src` (moved by `centre`) in the working type; fails when a tile of them
+    /// cannot be allocated (rows of very many features).
+    pub(crate) fn fill<T: Element>(
+        &mut self,
+        src: &ArrayView2<'_, T>,
+        centre: Option<&[f64]>,
+    ) -> Result<()> {
         let (n, k) = src.dim();
         if self.rows.dim() != (n, k) {
-            self.rows = Array2::from_elem((n, k), R::default());
+            self.rows = mem::array((n, k), R::default())?;
         }
         self.norms.clear();
+        mem::reserve(&mut self.norms, n)?;
         for (mut dst, row) in self.rows.rows_mut().into_iter().zip(src.rows()) {
             let dst = dst.as_slice_mut().expect("tiles are C-ordered");
             match (centre, row.as_slice()) {
@@ -148,8 +155,10 @@ impl<R: Real> Tile<R> {
             self.norms.push(squared_norm(dst));
         }
         self.rounded.clear();
+        mem::reserve(&mut self.rounded, n)?;
         self.rounded.extend(self.norms.iter().map(|&n| R::from_f64(n)));
         self.max_norm = self.norms.iter().copied().fold(0.0, f64::max);
+        Ok(())
     }
 }
 
@@ -161,11 +170,11 @@ pub(crate) fn tile_distances<R: Real>(
     b: &Tile<R>,
     dots: &mut Array2<R>,
     out: &mut [f64],
-) {
+) -> Result<()> {
     let (na, nb) = (a.rows.nrows(), b.rows.nrows());
     if metric.uses_product() {
         if dots.dim() != (na, nb) {
-            *dots = Array2::from_elem((na, nb), R::default());
+            *dots = mem::array((na, nb), R::default())?;
         }
         general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), dots);
     }
@@ -215,6 +224,7 @@ pub(crate) fn tile_distances<R: Real>(
             }
         }
     }
+    Ok(())
 }
 
 /// `sum(x²)` in `f64`, in eight lanes.
@@ -289,14 +299,14 @@ const CENTRE_SAMPLE: usize = 4096;
 /// The centre rows are moved to before a Euclidean product form: the second set's (sampled) mean, for
 /// floats. Integers are not moved: their products and norms are then exact in `f64` (up to
 /// 2⁵³), so equal distances stay equal and ties go to the lower index.
-fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Option<Vec<f64>> {
+fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Result<Option<Vec<f64>>> {
     let euclidean = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
-    (euclidean && T::DTYPE.is_float()).then(|| column_means(x))
+    (euclidean && T::DTYPE.is_float()).then(|| column_means(x)).transpose()
 }
 
 /// Column means of up to [`CENTRE_SAMPLE`] evenly spaced rows of `x` (0 where not finite).
-fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Vec<f64> {
-    let mut sums = vec![0.0; x.ncols()];
+fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Result<Vec<f64>> {
+    let mut sums = mem::filled(x.ncols(), 0.0)?;
     let step = x.nrows().div_ceil(CENTRE_SAMPLE).max(1);
     let sample = x.slice(s![..;step, ..]);
     for row in sample.rows() {
@@ -307,54 +317,65 @@ fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Vec<f64> {
     #[allow(clippy::cast_precision_loss)]
     let n = sample.nrows().max(1) as f64;
     // Any centre serves; a column with NaN or infinities is left where it is.
-    sums.iter().map(|s| if s.is_finite() { s / n } else { 0.0 }).collect()
+    for s in &mut sums {
+        *s = if s.is_finite() { *s / n } else { 0.0 };
+    }
+    Ok(sums)
 }
 
-/// Takes `(first_row, first_col, distances, width)`: a tile of distances, row-major.
-type Emit<'e> = dyn Fn(usize, usize, &[f64], usize) + Sync + 'e;
+/// Writes `(first_row, first_col, distances, width)`, a row-major tile of distances, where a
+/// task's writer `W` puts them.
+type Emit<'e, W> = dyn Fn(&mut W, usize, usize, &[f64], usize) + Sync + 'e;
 
-/// Calls `emit(first_row, first_col, distances, width)` for every tile of the distances of
-/// `xa`'s rows against `xb`'s, row blocks in parallel; `distances` is row-major, `width` wide.
-fn blocks<T: Element, R: Real>(
+/// Computes the distances of `xa`'s rows against `xb`'s, row blocks of `rows_per_task` in
+/// parallel, and hands each tile to `emit` with the block's own writer (`writers` yields one
+/// per block, in order); `skip(first)` is the first column a block needs.
+#[allow(clippy::too_many_arguments)]
+fn blocks<T: Element, R: Real, W: Send, I>(
     xa: &ArrayView2<'_, T>,
     xb: &ArrayView2<'_, T>,
     metric: Metric,
     cancel: &Cancel,
-    emit: &Emit<'_>,
+    emit: &Emit<'_, W>,
     rows_per_task: usize,
     skip: &(dyn Fn(usize) -> usize + Sync),
-) -> Result<()> {
+    writers: I,
+) -> Result<()>
+where
+    I: IntoIterator<Item = W> + IntoParallelIterator<Item = W> + Send,
+    <I as IntoParallelIterator>::Iter: IndexedParallelIterator,
+{
     if xa.ncols() != xb.ncols() {
         return Err(Error::Invalid(
             "XA and XB must have the same number of columns (i.e. feature dimension.)".into(),
         ));
     }
-    let centre = centring(metric, xb);
+    let centre = centring(metric, xb)?;
     let centre = centre.as_deref();
     let m = xa.nrows();
     let n = xb.nrows();
-    let task = |first: usize| {
+    let task = |(t, mut w): (usize, W)| {
+        let first = t * rows_per_task;
         let rows = xa.slice(s![first..(first + rows_per_task).min(m), ..]);
         let mut a = Tile::<R>::new();
-        a.fill(&rows, centre);
+        a.fill(&rows, centre)?;
         let mut b = Tile::<R>::new();
-        let mut dots = Array2::from_elem((0, 0), R::default());
+        let mut dots = Array2::default((0, 0));
         let mut tile = Vec::new();
         for c0 in (skip(first)..n).step_by(COLS) {
             cancel.check()?;
             let c1 = (c0 + COLS).min(n);
-            b.fill(&xb.slice(s![c0..c1, ..]), centre);
-            tile.resize(rows.nrows() * (c1 - c0), 0.0);
-            tile_distances(metric, &a, &b, &mut dots, &mut tile);
-            emit(first, c0, &tile, c1 - c0);
+            b.fill(&xb.slice(s![c0..c1, ..]), centre)?;
+            mem::resize(&mut tile, rows.nrows() * (c1 - c0), 0.0)?;
+            tile_distances(metric, &a, &b, &mut dots, &mut tile)?;
+            emit(&mut w, first, c0, &tile, c1 - c0);
         }
         Ok::<_, Error>(())
     };
-    let firsts: Vec<usize> = (0..m).step_by(rows_per_task.max(1)).collect();
-    if m * n < 1 << 14 || pool::threads_here() == 1 {
-        firsts.into_iter().try_for_each(task)
+    if m.saturating_mul(n) < 1 << 14 || pool::threads_here() == 1 {
+        writers.into_iter().enumerate().try_for_each(task)
     } else {
-        pool::install(|| firsts.into_par_iter().try_for_each(task))
+        pool::install(|| writers.into_par_iter().enumerate().try_for_each(task))
     }
 }
 
@@ -383,20 +404,18 @@ pub fn cdist_into<T: Element, R: Real>(
             xb.nrows()
         )));
     }
-    // Row blocks of the output, handed to the tasks that compute them.
-    let rows: Vec<std::sync::Mutex<ArrayViewMut1<'_, R>>> =
-        out.axis_iter_mut(Axis(0)).map(std::sync::Mutex::new).collect();
-    let emit = |first: usize, c0: usize, tile: &[f64], width: usize| {
-        for (i, values) in tile.chunks(width).enumerate() {
-            let mut row = rows[first + i].lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if xb.nrows() == 0 || xa.nrows() == 0 {
+        return Ok(());
+    }
+    // Each task writes its own block of rows of the output.
+    let emit = |block: &mut ArrayViewMut2<'_, R>, _first: usize, c0: usize, tile: &[f64], width| {
+        for (mut row, values) in block.rows_mut().into_iter().zip(tile.chunks(width)) {
             let dst = row.slice_mut(s![c0..c0 + width]);
             dst.into_iter().zip(values).for_each(|(o, &v)| *o = R::from_f64(v));
         }
     };
-    if xb.nrows() == 0 {
-        return Ok(());
-    }
-    blocks::<T, R>(xa, xb, metric, cancel, &emit, ROWS, &|_| 0)
+    let writers = out.axis_chunks_iter_mut(Axis(0), ROWS);
+    blocks::<T, R, _, _>(xa, xb, metric, cancel, &emit, ROWS, &|_| 0, writers)
 }
 
 /// scipy's `pdist(x, metric)`: the condensed distances (`i < j`, row by row) into `out`.
@@ -415,9 +434,23 @@ pub fn pdist_into<T: Element, R: Real>(
         )));
     }
     let start = |i: usize| i * n - i * (i + 1) / 2;
-    let out = std::sync::Mutex::new(out);
-    let emit = |first: usize, c0: usize, tile: &[f64], width: usize| {
-        let mut out = out.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if n < 2 {
+        return Ok(());
+    }
+    // Tiles left of a row block's diagonal are not computed.
+    let per_task = ROWS / 2;
+    // The condensed rows of a block of rows are one run of `out`: each task writes its own.
+    let tasks = n.div_ceil(per_task);
+    let mut runs: Vec<&mut [R]> = mem::with_capacity(tasks)?;
+    let mut rest = out;
+    for t in 0..tasks {
+        let (a, b) = (start(t * per_task), start(((t + 1) * per_task).min(n)));
+        let (run, tail) = rest.split_at_mut(b - a);
+        runs.push(run);
+        rest = tail;
+    }
+    #[allow(clippy::mut_mut)] // each task's writer is its run of `out`
+    let emit = |run: &mut &mut [R], first: usize, c0: usize, tile: &[f64], width: usize| {
         for (r, values) in tile.chunks(width).enumerate() {
             // Row i keeps the columns j > i of this tile.
             let i = first + r;
@@ -425,17 +458,21 @@ pub fn pdist_into<T: Element, R: Real>(
             if from >= c0 + width {
                 continue;
             }
-            let at = start(i) + (from - i - 1);
-            let dst = &mut out[at..at + (c0 + width - from)];
+            let at = start(i) + (from - i - 1) - start(first);
+            let dst = &mut run[at..at + (c0 + width - from)];
             dst.iter_mut().zip(&values[from - c0..]).for_each(|(o, &v)| *o = R::from_f64(v));
         }
     };
-    if n < 2 {
-        return Ok(());
-    }
-    // Tiles left of a row block's diagonal are not computed.
-    let per_task = ROWS / 2;
-    blocks::<T, R>(x, x, metric, cancel, &emit, per_task, &|first| (first + 1) / COLS * COLS)
+    blocks::<T, R, _, _>(
+        x,
+        x,
+        metric,
+        cancel,
+        &emit,
+        per_task,
+        &|first| (first + 1) / COLS * COLS,
+        runs,
+    )
 }
 
 /// Queries per packed block of [`knn`].
@@ -450,8 +487,12 @@ struct Best {
 }
 
 impl Best {
-    fn new(queries: usize, k: usize) -> Self {
-        Best { k, lists: vec![Vec::with_capacity(k + 1); queries] }
+    fn new(queries: usize, k: usize) -> Result<Self> {
+        let mut lists = mem::with_capacity(queries)?;
+        for _ in 0..queries {
+            lists.push(mem::with_capacity(k.saturating_add(1))?);
+        }
+        Ok(Best { k, lists })
     }
 
     /// The distance a candidate must not exceed to enter query `q`'s list.
@@ -479,14 +520,15 @@ impl Best {
     }
 
     /// The union's `k` best, ties to the lower index.
-    fn merge(mut self, other: Best) -> Best {
-        for (mine, theirs) in self.lists.iter_mut().zip(other.lists) {
-            let mut all: Vec<(f64, i64)> = mine.drain(..).chain(theirs).collect();
-            all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            all.truncate(self.k);
-            *mine = all;
+    fn merge(mut self, other: Best) -> Result<Best> {
+        for (mine, mut theirs) in self.lists.iter_mut().zip(other.lists) {
+            mem::reserve(&mut theirs, mine.len())?;
+            theirs.append(mine);
+            theirs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            theirs.truncate(self.k);
+            *mine = theirs;
         }
-        self
+        Ok(self)
     }
 }
 
@@ -509,6 +551,8 @@ fn screen<R: Real>(
     best: &mut Best,
 ) {
     let squared = metric == Metric::SqEuclidean;
+    // At most one tile's rows.
+    #[allow(clippy::disallowed_macros)]
     let zeros = vec![R::zero(); if squared { 0 } else { b.rows.nrows() }];
     // A candidate's screening value is `w + scale · x·y`: `|y|² - 2 x·y`, or `-x·y`.
     let (weights, scale) =
@@ -617,48 +661,51 @@ pub fn knn<T: Element, R: Real>(
     }
     let nq = queries.nrows();
     let n = base.nrows();
+    // The results first: a shape the machine cannot hold fails before any work.
+    let mut dist = mem::array((nq, k), R::from_f64(f64::NAN))?;
+    let mut idx = mem::array((nq, k), 0i64)?;
     // Centred on the base (a sample of it), so that a query's neighbours do not depend on
     // the other queries.
-    let centre = centring(metric, base);
+    let centre = centring(metric, base)?;
     let centre = centre.as_deref();
     // Squared distances order as distances do: the square root is taken at the end.
     let inner = if metric == Metric::Euclidean { Metric::SqEuclidean } else { metric };
-    let packed: Vec<Tile<R>> = (0..nq)
-        .step_by(QUERY_BLOCK)
-        .map(|q0| {
-            let mut t = Tile::<R>::new();
-            t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre);
-            t
-        })
-        .collect();
+    let mut packed: Vec<Tile<R>> = mem::with_capacity(nq.div_ceil(QUERY_BLOCK))?;
+    for q0 in (0..nq).step_by(QUERY_BLOCK) {
+        let mut t = Tile::<R>::new();
+        t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre)?;
+        packed.push(t);
+    }
     // The base rows `rows` against every query.
     let part = |rows: std::ops::Range<usize>| {
-        let mut best = Best::new(nq, k);
+        let mut best = Best::new(nq, k)?;
         let mut b = Tile::<R>::new();
-        let mut dots = Array2::from_elem((0, 0), R::default());
+        let mut dots = Array2::default((0, 0));
         let mut tile = Vec::new();
         for b0 in rows.clone().step_by(COLS) {
             cancel.check()?;
             let b1 = (b0 + COLS).min(rows.end);
-            b.fill(&base.slice(s![b0..b1, ..]), centre);
+            b.fill(&base.slice(s![b0..b1, ..]), centre)?;
             for (qi, a) in packed.iter().enumerate() {
+                // Polled per query block too: many queries against one tile take long.
+                cancel.check()?;
                 let q0 = qi * QUERY_BLOCK;
                 if matches!(inner, Metric::SqEuclidean | Metric::NegInnerProduct) {
                     if dots.dim() != (a.rows.nrows(), b1 - b0) {
-                        dots = Array2::from_elem((a.rows.nrows(), b1 - b0), R::default());
+                        dots = mem::array((a.rows.nrows(), b1 - b0), R::default())?;
                     }
                     general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), &mut dots);
                     screen(inner, a, q0, &b, b0, &dots, &mut best);
                 } else {
-                    tile.resize(a.rows.nrows() * (b1 - b0), 0.0);
-                    tile_distances(inner, a, &b, &mut dots, &mut tile);
+                    mem::resize(&mut tile, a.rows.nrows() * (b1 - b0), 0.0)?;
+                    tile_distances(inner, a, &b, &mut dots, &mut tile)?;
                     offer_all(&tile, b1 - b0, q0, b0, &mut best);
                 }
             }
         }
         Ok::<_, Error>(best)
     };
-    let best = if n * nq < 1 << 14 || pool::threads_here() == 1 {
+    let best = if n.saturating_mul(nq) < 1 << 14 || pool::threads_here() == 1 {
         part(0..n)?
     } else {
         // One run of base rows per thread, all of them against the same packed queries.
@@ -667,11 +714,11 @@ pub fn knn<T: Element, R: Real>(
             (0..parts)
                 .into_par_iter()
                 .map(|t| part(t * n / parts..(t + 1) * n / parts))
-                .try_reduce(|| Best::new(nq, k), |a, b| Ok(a.merge(b)))
+                .try_reduce_with(Best::merge)
+                .unwrap_or_else(|| Best::new(nq, k))
         })?
     };
-    let mut dist = Array2::from_elem((nq, k), R::from_f64(f64::NAN));
-    let mut idx = Array2::from_elem((nq, k), 0i64);
+    let mut listed: Vec<i64> = Vec::new();
     for (q, list) in best.lists.iter().enumerate() {
         for (r, &(d, j)) in list.iter().enumerate() {
             let d = match metric {
@@ -683,9 +730,15 @@ pub fn knn<T: Element, R: Real>(
             idx[[q, r]] = j;
         }
         // Fewer than k numbers: the rest are NaN, the lowest indices not listed.
-        let mut free = (0i64..).filter(|j| !list.iter().any(|&(_, l)| l == *j));
-        for r in list.len()..k {
-            idx[[q, r]] = free.next().unwrap_or_default();
+        if list.len() < k {
+            listed.clear();
+            mem::reserve(&mut listed, list.len())?;
+            listed.extend(list.iter().map(|&(_, l)| l));
+            listed.sort_unstable();
+            let mut free = (0i64..).filter(|j| listed.binary_search(j).is_err());
+            for r in list.len()..k {
+                idx[[q, r]] = free.next().unwrap_or_default();
+            }
         }
     }
     Ok((dist, idx))

@@ -10,10 +10,12 @@
 use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Axis, Ix1, Ix2, Slice, s};
 use rayon::prelude::*;
 
+use std::sync::PoisonError;
+
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::Result;
-use crate::pool;
+use crate::{mem, pool};
 
 /// Elements per block: a block of the widest type fills 16 KiB, well inside L1.
 pub(crate) const BLOCK: usize = 2048;
@@ -113,8 +115,9 @@ fn row<'a, T>(lane: &ArrayViewD<'a, T>, r: usize) -> ArrayView1<'a, T> {
     v.into_dimensionality::<Ix1>().expect("one axis is left")
 }
 
-/// Copies `buf.len()` elements of `lane`, from its flat C-order index `start` on, into `buf`.
-fn gather<T: Element>(lane: &ArrayViewD<'_, T>, start: usize, buf: &mut [T]) {
+/// Copies `buf.len()` elements of `lane` (at least one-dimensional), from its flat C-order index
+/// `start` on, into `buf`.
+pub(crate) fn gather<T: Element>(lane: &ArrayViewD<'_, T>, start: usize, buf: &mut [T]) {
     let inner = lane.len_of(Axis(lane.ndim() - 1));
     let mut pos = start;
     let mut filled = 0;
@@ -167,6 +170,7 @@ fn chunk_state<T: Element, R: Reducer<T>>(
 ) -> Result<R::State> {
     let first = c * CHUNK;
     let last = (first + CHUNK).min(len.div_ceil(BLOCK));
+    #[allow(clippy::disallowed_methods)] // at most CHUNK states
     let mut states = Vec::with_capacity(last - first);
     for b in first..last {
         cancel.check()?;
@@ -188,11 +192,14 @@ fn chunk_states_across<T: Element, R: Reducer<T>>(
     let len = lanes.lane_len;
     let first = c * CHUNK;
     let last = (first + CHUNK).min(len.div_ceil(BLOCK));
+    // At most MAX_SHARED_LANES lanes of CHUNK states each.
+    #[allow(clippy::disallowed_macros, clippy::disallowed_methods)]
     let mut per_lane: Vec<Vec<R::State>> = vec![Vec::with_capacity(last - first); all.len()];
     // Lanes that are neighbouring columns of a table (a C-order table reduced down its
     // columns): read the table row by row, in memory order, into one buffer row per lane.
     let columns = lanes.table.filter(|t| t.strides()[0].unsigned_abs() == 1);
     if columns.is_some() && buf.len() < TILE_LANES * TILE_ROW {
+        #[allow(clippy::disallowed_methods)] // a fixed size
         buf.resize(TILE_LANES * TILE_ROW, T::default());
     }
     for b in first..last {
@@ -253,25 +260,57 @@ fn lane_serial<T: Element, R: Reducer<T>>(
         // One block: its state is the lane's (the common case of many short lanes).
         return Ok(Some(block_state(lane, len, 0, r, buf)));
     }
-    match len.div_ceil(BLOCK * CHUNK) {
-        1 => chunk_state(lane, len, 0, r, cancel, buf).map(Some),
-        chunks => {
-            let states = (0..chunks)
-                .map(|c| chunk_state(lane, len, c, r, cancel, buf))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Some(tree(&states, &|x, y| r.merge(x, y))))
-        }
+    let chunks = len.div_ceil(BLOCK * CHUNK);
+    serial_tree(0, chunks, &mut |c| chunk_state(lane, len, c, r, cancel, buf), &|x, y| {
+        r.merge(x, y)
+    })
+    .map(Some)
+}
+
+/// `leaf(lo)`, ..., `leaf(hi - 1)` (`lo < hi`) merged in the fixed binary tree of [`tree`]
+/// (halves split in the middle), on this thread. Only the states on the path being merged are
+/// held, never one per leaf: a lane of 2⁴⁰ elements needs no more memory than one of 2²⁰.
+pub(crate) fn serial_tree<S>(
+    lo: usize,
+    hi: usize,
+    leaf: &mut impl FnMut(usize) -> Result<S>,
+    merge: &impl Fn(S, S) -> S,
+) -> Result<S> {
+    if hi - lo == 1 {
+        return leaf(lo);
     }
+    let mid = lo + (hi - lo) / 2;
+    let a = serial_tree(lo, mid, leaf, merge)?;
+    Ok(merge(a, serial_tree(mid, hi, leaf, merge)?))
+}
+
+/// [`serial_tree`] with the halves run in parallel: the same tree, so the same result.
+pub(crate) fn parallel_tree<S: Send>(
+    lo: usize,
+    hi: usize,
+    leaf: &(impl Fn(usize) -> Result<S> + Sync),
+    merge: &(impl Fn(S, S) -> S + Sync),
+) -> Result<S> {
+    if hi - lo == 1 {
+        return leaf(lo);
+    }
+    let mid = lo + (hi - lo) / 2;
+    let (a, b) =
+        rayon::join(|| parallel_tree(lo, mid, leaf, merge), || parallel_tree(mid, hi, leaf, merge));
+    Ok(merge(a?, b?))
 }
 
 /// Scratch for gathering one block of a strided lane.
 fn scratch<T: Element>(len: usize) -> Vec<T> {
-    vec![T::default(); len.min(BLOCK)]
+    #[allow(clippy::disallowed_macros)] // at most one block
+    let buf = vec![T::default(); len.min(BLOCK)];
+    buf
 }
 
 /// Reduces every lane of `a` over the `reduced` axes: `finish` of each lane's state (`None` for
 /// an empty lane), in C order, taken by the thread that reduced the lane, and the output shape
-/// without the reduced axes.
+/// without the reduced axes. The output is allocated first (fallibly), so a shape the machine
+/// cannot hold fails before any work.
 pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
     a: &ArrayViewD<'_, T>,
     reduced: &[bool],
@@ -281,27 +320,31 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
 ) -> Result<LaneValues<O>> {
     let lanes = Lanes::new(a, reduced);
     let (n_out, len) = (lanes.n_out(), lanes.lane_len);
+    let mut out = mem::with_capacity(n_out)?;
     // One thread in all: handing the work to it and waiting costs 50-250 µs on the machines
     // measured (wake-ups, the work moving away from the caller's cache) and gains nothing.
     let serial = n_out.saturating_mul(len) < SERIAL_BELOW || pool::threads_here() == 1;
-    let states = if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
-        whole_lanes(&lanes, r, cancel, serial, finish)?
+    if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
+        whole_lanes(&lanes, r, cancel, serial, finish, &mut out)?;
     } else {
-        shared_chunks(&lanes, r, cancel, serial)?.into_iter().map(|s| finish(Some(s))).collect()
-    };
-    Ok((lanes.out_shape, states))
+        out.extend(shared_chunks(&lanes, r, cancel, serial)?.into_iter().map(|s| finish(Some(s))));
+    }
+    Ok((lanes.out_shape, out))
 }
 
-/// Many or short lanes: each task takes whole lanes.
+/// Many or short lanes: each task takes whole lanes, written into `out` (with room for them).
 fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
     lanes: &Lanes<'_, T>,
     r: &R,
     cancel: &Cancel,
     serial: bool,
     finish: &(impl Fn(Option<R::State>) -> O + Sync),
-) -> Result<Vec<O>> {
+    out: &mut Vec<O>,
+) -> Result<()> {
     let len = lanes.lane_len;
     let one = |buf: &mut Vec<T>, j: usize| {
+        // Polled per lane, so that millions of short lanes stop as promptly as one long one.
+        cancel.check()?;
         // A row of a table that fits in a block: straight to the kernel.
         if let Some(t) = &lanes.table
             && let Some(row) = t.row(j).to_slice()
@@ -313,21 +356,38 @@ fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
     };
     if serial {
         let mut buf = scratch(len);
-        return (0..lanes.n_out()).map(|j| one(&mut buf, j)).collect();
+        for j in 0..lanes.n_out() {
+            out.push(one(&mut buf, j)?);
+        }
+        return Ok(());
     }
+    // The first error (a cancellation) is kept; the lanes after it stop at once.
+    let failed = std::sync::Mutex::new(None);
     pool::install(|| {
         (0..lanes.n_out())
             .into_par_iter()
             .with_min_len((TASK_ELEMENTS / len.max(1)).max(1))
-            .map_init(|| scratch(len), one)
-            .collect()
-    })
+            .map_init(
+                || scratch(len),
+                |buf, j| {
+                    one(buf, j).unwrap_or_else(|e| {
+                        failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+                        finish(None)
+                    })
+                },
+            )
+            .collect_into_vec(out);
+    });
+    match failed.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// Long lanes: chunks are shared out. Contiguous lanes (the columns of a Fortran table) are read
 /// one stream at a time; strided ones block by block across the lanes, so lanes that interleave
 /// in memory (the columns of a C table) read each cache line once between them instead of once
-/// each. Same states either way.
+/// each. Same states either way. Chunk states are merged as they come, in the fixed tree.
 fn shared_chunks<T: Element, R: Reducer<T>>(
     lanes: &Lanes<'_, T>,
     r: &R,
@@ -335,30 +395,27 @@ fn shared_chunks<T: Element, R: Reducer<T>>(
     serial: bool,
 ) -> Result<Vec<R::State>> {
     let len = lanes.lane_len;
-    let all: Vec<ArrayViewD<'_, T>> = (0..lanes.n_out()).map(|j| lanes.lane(j)).collect();
+    // At most MAX_SHARED_LANES lanes.
+    let all: Vec<ArrayViewD<'_, T>> =
+        mem::collect(lanes.n_out(), (0..lanes.n_out()).map(|j| lanes.lane(j)))?;
     let streams = all.iter().all(|lane| lane.as_slice().is_some());
-    let chunk = |buf: &mut Vec<T>, c: usize| {
+    let chunk = |c: usize| {
+        let mut buf = scratch(len);
         if streams {
-            all.iter().map(|lane| chunk_state(lane, len, c, r, cancel, buf)).collect()
+            all.iter().map(|lane| chunk_state(lane, len, c, r, cancel, &mut buf)).collect()
         } else {
-            chunk_states_across(lanes, &all, c, r, cancel, buf)
+            chunk_states_across(lanes, &all, c, r, cancel, &mut buf)
         }
     };
-    let chunks = len.div_ceil(BLOCK * CHUNK);
-    let by_chunk: Vec<Vec<R::State>> = if serial {
-        let mut buf = scratch(len);
-        (0..chunks).map(|c| chunk(&mut buf, c)).collect::<Result<_>>()?
-    } else {
-        pool::install(|| {
-            (0..chunks).into_par_iter().map_init(|| scratch(len), chunk).collect::<Result<_>>()
-        })?
+    let merge = |a: Vec<R::State>, b: Vec<R::State>| {
+        a.into_iter().zip(b).map(|(x, y)| r.merge(x, y)).collect()
     };
-    Ok((0..all.len())
-        .map(|j| {
-            let states: Vec<R::State> = by_chunk.iter().map(|row| row[j]).collect();
-            tree(&states, &|x, y| r.merge(x, y))
-        })
-        .collect())
+    let chunks = len.div_ceil(BLOCK * CHUNK);
+    if serial {
+        serial_tree(0, chunks, &mut |c| chunk(c), &merge)
+    } else {
+        pool::install(|| parallel_tree(0, chunks, &chunk, &merge))
+    }
 }
 
 #[cfg(test)]

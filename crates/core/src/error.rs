@@ -43,6 +43,23 @@ pub enum Error {
     /// The caller cancelled the computation (Ctrl-C).
     #[error("cancelled")]
     Cancelled,
+    /// An allocation sized by the input could not be made (Python's `MemoryError`).
+    #[error(
+        "Unable to allocate {} for {count} values of {itemsize} bytes",
+        crate::mem::human_bytes(*count as u128 * *itemsize as u128)
+    )]
+    Memory {
+        /// The number of values asked for.
+        count: usize,
+        /// The size of each in bytes.
+        itemsize: usize,
+    },
+    /// A shape whose bytes overflow the address space (NumPy's `ValueError`).
+    #[error("array is too big: shape {shape:?} holds more bytes than can be addressed")]
+    TooBig {
+        /// The shape asked for.
+        shape: Vec<usize>,
+    },
 }
 
 impl Error {

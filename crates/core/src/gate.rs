@@ -12,8 +12,10 @@ use std::fmt;
 
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 
+use crate::cancel::Cancel;
 use crate::dtype::{Bool, ByteOrder, DType, Element};
 use crate::error::{Error, Result};
+use crate::mem;
 
 /// A raw description of strided memory, as NumPy's array interface gives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,15 +206,13 @@ pub fn view_bytes<'a, T: Element>(
     let item = T::DTYPE.itemsize() as isize;
     if extent(layout)?.is_none() {
         // Strides of 0 keep every pointer offset of an empty view at zero.
-        let empty = ArrayViewD::from_shape(
-            IxDyn(&layout.shape).strides(IxDyn(&vec![0; layout.shape.len()])),
-            &[],
-        )
-        .map_err(|e| Error::Layout(e.to_string()))?;
+        let zeros: Vec<usize> = std::iter::repeat_n(0, layout.shape.len()).collect();
+        let empty = ArrayViewD::from_shape(IxDyn(&layout.shape).strides(IxDyn(&zeros)), &[])
+            .map_err(|e| Error::Layout(e.to_string()))?;
         return Ok(empty);
     }
     let mut low = 0isize;
-    let mut elem_strides = Vec::with_capacity(layout.shape.len());
+    let mut elem_strides: Vec<usize> = Vec::new();
     for (&n, &s) in layout.shape.iter().zip(&layout.strides) {
         let s = if n > 1 { s / item } else { 0 };
         if s < 0 {
@@ -270,46 +270,46 @@ pub unsafe fn view_ptr<'a, T: Element>(
 }
 
 /// Copies the array `layout` describes into an owned, native, C-contiguous array, byte-swapping
-/// and converting (float16 to float32) where needed.
-pub fn copy_bytes(bytes: &[u8], offset: usize, layout: &RawLayout) -> Result<AnyArray> {
+/// and converting (float16 to float32) where needed. The copy is allocated before it is filled
+/// ([`Error::Memory`] when it cannot be), and stops with [`Error::Cancelled`] once `cancel` is
+/// set.
+pub fn copy_bytes(
+    bytes: &[u8],
+    offset: usize,
+    layout: &RawLayout,
+    cancel: &Cancel,
+) -> Result<AnyArray> {
     check_bounds(bytes, offset, layout)?;
+    macro_rules! read {
+        ($variant:ident, $t:ty) => {
+            AnyArray::$variant(read_elements(
+                bytes,
+                offset,
+                layout,
+                <$t as Element>::from_ne_bytes,
+                cancel,
+            )?)
+        };
+    }
     Ok(match layout.dtype {
-        DType::Bool => {
-            AnyArray::Bool(read_elements(bytes, offset, layout, <Bool as Element>::from_ne_bytes))
-        }
-        DType::I8 => {
-            AnyArray::I8(read_elements(bytes, offset, layout, <i8 as Element>::from_ne_bytes))
-        }
-        DType::I16 => {
-            AnyArray::I16(read_elements(bytes, offset, layout, <i16 as Element>::from_ne_bytes))
-        }
-        DType::I32 => {
-            AnyArray::I32(read_elements(bytes, offset, layout, <i32 as Element>::from_ne_bytes))
-        }
-        DType::I64 => {
-            AnyArray::I64(read_elements(bytes, offset, layout, <i64 as Element>::from_ne_bytes))
-        }
-        DType::U8 => {
-            AnyArray::U8(read_elements(bytes, offset, layout, <u8 as Element>::from_ne_bytes))
-        }
-        DType::U16 => {
-            AnyArray::U16(read_elements(bytes, offset, layout, <u16 as Element>::from_ne_bytes))
-        }
-        DType::U32 => {
-            AnyArray::U32(read_elements(bytes, offset, layout, <u32 as Element>::from_ne_bytes))
-        }
-        DType::U64 => {
-            AnyArray::U64(read_elements(bytes, offset, layout, <u64 as Element>::from_ne_bytes))
-        }
-        DType::F16 => AnyArray::F32(read_elements(bytes, offset, layout, |b| {
-            half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32()
-        })),
-        DType::F32 => {
-            AnyArray::F32(read_elements(bytes, offset, layout, <f32 as Element>::from_ne_bytes))
-        }
-        DType::F64 => {
-            AnyArray::F64(read_elements(bytes, offset, layout, <f64 as Element>::from_ne_bytes))
-        }
+        DType::Bool => read!(Bool, Bool),
+        DType::I8 => read!(I8, i8),
+        DType::I16 => read!(I16, i16),
+        DType::I32 => read!(I32, i32),
+        DType::I64 => read!(I64, i64),
+        DType::U8 => read!(U8, u8),
+        DType::U16 => read!(U16, u16),
+        DType::U32 => read!(U32, u32),
+        DType::U64 => read!(U64, u64),
+        DType::F16 => AnyArray::F32(read_elements(
+            bytes,
+            offset,
+            layout,
+            |b| half::f16::from_bits(u16::from_ne_bytes([b[0], b[1]])).to_f32(),
+            cancel,
+        )?),
+        DType::F32 => read!(F32, f32),
+        DType::F64 => read!(F64, f64),
     })
 }
 
@@ -317,24 +317,29 @@ pub fn copy_bytes(bytes: &[u8], offset: usize, layout: &RawLayout) -> Result<Any
 ///
 /// # Safety
 /// As [`view_ptr`].
-pub unsafe fn copy_ptr(data: *const u8, layout: &RawLayout) -> Result<AnyArray> {
+pub unsafe fn copy_ptr(data: *const u8, layout: &RawLayout, cancel: &Cancel) -> Result<AnyArray> {
     // SAFETY: forwarded from the caller.
     let (bytes, offset) = unsafe { bytes_of(data, layout)? };
-    copy_bytes(bytes, offset, layout)
+    copy_bytes(bytes, offset, layout, cancel)
 }
 
+/// Elements copied between two looks at the cancellation flag.
+const COPY_PIECE: usize = 1 << 16;
+
 /// Reads every element in C order, one unaligned, byte-order-corrected read each; rows along
-/// the last axis are read in a tight loop. The bounds were checked by the caller.
+/// the last axis are read in a tight loop, in pieces between which `cancel` is polled. The
+/// bounds were checked by the caller.
 fn read_elements<T>(
     bytes: &[u8],
     offset: usize,
     layout: &RawLayout,
     decode: impl Fn(&[u8]) -> T,
-) -> ArrayD<T> {
+    cancel: &Cancel,
+) -> Result<ArrayD<T>> {
     let item = layout.dtype.itemsize();
     let swap = item > 1 && layout.byte_order != ByteOrder::NATIVE;
-    let count: usize = layout.shape.iter().product();
-    let mut out = Vec::with_capacity(count);
+    let count = mem::elements(&layout.shape, size_of::<T>())?;
+    let mut out = mem::with_capacity(count)?;
     let read = |src: &[u8]| {
         if swap {
             let mut scratch = [0u8; 8];
@@ -353,17 +358,21 @@ fn read_elements<T>(
             _ => (layout.shape[ndim - 1], layout.strides[ndim - 1]),
         };
         let outer = ndim.saturating_sub(1);
-        let mut index = vec![0usize; outer];
+        let mut index: Vec<usize> = std::iter::repeat_n(0, outer).collect();
         let mut pos = offset as isize;
         for _ in 0..count / inner {
-            let start = pos as usize;
-            if step == item as isize {
-                out.extend(bytes[start..start + inner * item].chunks_exact(item).map(read));
-            } else {
-                out.extend((0..inner as isize).map(|k| {
-                    let p = (pos + k * step) as usize;
-                    read(&bytes[p..p + item])
-                }));
+            for k0 in (0..inner).step_by(COPY_PIECE) {
+                cancel.check()?;
+                let k1 = (k0 + COPY_PIECE).min(inner);
+                if step == item as isize {
+                    let start = pos as usize + k0 * item;
+                    out.extend(bytes[start..start + (k1 - k0) * item].chunks_exact(item).map(read));
+                } else {
+                    out.extend((k0 as isize..k1 as isize).map(|k| {
+                        let p = (pos + k * step) as usize;
+                        read(&bytes[p..p + item])
+                    }));
+                }
             }
             // Odometer step over the outer axes, the last of them fastest.
             for axis in (0..outer).rev() {
@@ -377,7 +386,7 @@ fn read_elements<T>(
             }
         }
     }
-    ArrayD::from_shape_vec(IxDyn(&layout.shape), out).expect("count matches the shape")
+    mem::shaped(IxDyn(&layout.shape), out)
 }
 
 /// Views `bytes` in place when the gate allows it, else copies; the copy's reason is returned.
@@ -386,6 +395,7 @@ pub fn view_or_copy_bytes<'a>(
     offset: usize,
     layout: &RawLayout,
     policy: CopyPolicy,
+    cancel: &Cancel,
 ) -> Result<Source<'a>> {
     // The view checks bounds and layout once; only its verdict decides whether to copy.
     let reason = match policy {
@@ -396,7 +406,7 @@ pub fn view_or_copy_bytes<'a>(
             Err(e) => return Err(e),
         },
     };
-    Ok(Source::Copied(copy_bytes(bytes, offset, layout)?, reason))
+    Ok(Source::Copied(copy_bytes(bytes, offset, layout, cancel)?, reason))
 }
 
 /// [`view_or_copy_bytes`] for a live array whose bounds the caller vouches for.
@@ -407,11 +417,12 @@ pub unsafe fn view_or_copy_ptr<'a>(
     data: *const u8,
     layout: &RawLayout,
     policy: CopyPolicy,
+    cancel: &Cancel,
 ) -> Result<Source<'a>> {
     // SAFETY: forwarded from the caller. `bytes_of` shifts the slice so that the first element
     // keeps its address, which is what the alignment check reads.
     let (bytes, offset) = unsafe { bytes_of(data, layout)? };
-    view_or_copy_bytes(bytes, offset, layout, policy)
+    view_or_copy_bytes(bytes, offset, layout, policy, cancel)
 }
 
 /// The copy policy of NumPy 2's `asarray(copy=...)`.
@@ -636,7 +647,7 @@ fn is_contiguous(layout: &RawLayout, fortran: bool) -> bool {
 /// The C-order strides in bytes of a shape.
 #[must_use]
 pub fn c_strides(shape: &[usize], itemsize: usize) -> Vec<isize> {
-    let mut strides = vec![0isize; shape.len()];
+    let mut strides: Vec<isize> = std::iter::repeat_n(0, shape.len()).collect();
     let mut step = itemsize as isize;
     for (s, &n) in strides.iter_mut().zip(shape).rev() {
         *s = step;
@@ -648,7 +659,7 @@ pub fn c_strides(shape: &[usize], itemsize: usize) -> Vec<isize> {
 /// The Fortran-order strides in bytes of a shape.
 #[must_use]
 pub fn f_strides(shape: &[usize], itemsize: usize) -> Vec<isize> {
-    let mut strides = vec![0isize; shape.len()];
+    let mut strides: Vec<isize> = std::iter::repeat_n(0, shape.len()).collect();
     let mut step = itemsize as isize;
     for (s, &n) in strides.iter_mut().zip(shape) {
         *s = step;
@@ -660,6 +671,7 @@ pub fn f_strides(shape: &[usize], itemsize: usize) -> Vec<isize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cancel::NEVER;
 
     fn layout(dtype: DType, shape: &[usize], strides: &[isize]) -> RawLayout {
         RawLayout {
@@ -698,7 +710,7 @@ mod tests {
         let data = f64_bytes(&[1.0, 2.0]);
         let err = view_bytes::<f64>(&data, 0, &layout(DType::F64, &[3], &[8])).unwrap_err();
         assert!(matches!(err, Error::Layout(_)), "{err}");
-        let err = copy_bytes(&data, 8, &layout(DType::F64, &[2], &[-16])).unwrap_err();
+        let err = copy_bytes(&data, 8, &layout(DType::F64, &[2], &[-16]), &NEVER).unwrap_err();
         assert!(matches!(err, Error::Layout(_)), "{err}");
         let err = assess(&layout(DType::F64, &[usize::MAX / 2, 4], &[8, 8]), 0).unwrap_err();
         assert!(matches!(err, Error::Layout(_)), "{err}");
@@ -733,7 +745,9 @@ mod tests {
             view_bytes::<f64>(&swapped, 0, &l),
             Err(Error::CopyRequired(CopyReason::ByteOrder(_)))
         ));
-        let AnyArray::F64(copy) = copy_bytes(&swapped, 0, &l).unwrap() else { panic!("dtype") };
+        let AnyArray::F64(copy) = copy_bytes(&swapped, 0, &l, &NEVER).unwrap() else {
+            panic!("dtype")
+        };
         assert_eq!(copy.into_raw_vec_and_offset().0, vec![1.0, 2.0, 3.0, 4.0]);
     }
 
@@ -758,7 +772,7 @@ mod tests {
             .collect();
         let l = layout(DType::F16, &[2], &[2]);
         assert!(matches!(assess(&l, 0), Ok(Some(CopyReason::Convert(DType::F16)))));
-        let AnyArray::F32(a) = copy_bytes(&data, 0, &l).unwrap() else { panic!("dtype") };
+        let AnyArray::F32(a) = copy_bytes(&data, 0, &l, &NEVER).unwrap() else { panic!("dtype") };
         assert_eq!(a.into_raw_vec_and_offset().0, vec![1.5, -2.0]);
     }
 

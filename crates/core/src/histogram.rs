@@ -7,17 +7,16 @@
 //! bin by arithmetic, then check it against the edges themselves (NumPy's method, which puts a
 //! value lying exactly on an edge where the edges say); other edges by binary search.
 //!
-//! Each thread counts into its own bins and the counts are added at the end, so the counts are
-//! exact and the same for any number of threads. Weighted sums are added in `f64` per thread,
-//! then across threads: within rounding of NumPy's (which adds block by block).
+//! The values are cut into fixed pieces, each counted into its own bins, and the pieces' bins
+//! are added in a fixed tree: counts are exact, and weighted sums (added in `f64`) the same bits
+//! on any number of threads, within rounding of NumPy's (which adds block by block).
 
-use ndarray::{ArrayViewD, Zip};
-use rayon::prelude::*;
+use ndarray::ArrayViewD;
 
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::pool;
+use crate::{engine, mem, pool};
 
 /// Elements per parallel task.
 const TASK: usize = 1 << 16;
@@ -157,6 +156,63 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
     }
 }
 
+/// Up to this many bins, counts go to four sets of bins added at the end, so that runs of one
+/// bin do not wait on their own increments; more bins are rarely hit twice in a row, and four
+/// sets of them would cost more memory than the stalls they save.
+const FOUR_SETS_UP_TO: usize = 1 << 14;
+
+/// Elements per piece of work for `bins` bins: at least [`TASK`], and enough that clearing and
+/// adding a piece's own bins costs little next to counting it. A function of the input only, so
+/// the pieces (and the tree that adds their sums) are the same on any number of threads.
+fn piece_len(bins: usize) -> usize {
+    TASK.max(bins.saturating_mul(4))
+}
+
+/// `leaf(start, end)` of every piece `start..end` of `total` elements, the results merged in the
+/// fixed tree of the engine (so the same for any thread count); `cancel` is polled per piece.
+fn by_pieces<S: Send>(
+    total: usize,
+    piece: usize,
+    cancel: &Cancel,
+    leaf: &(impl Fn(usize, usize) -> Result<S> + Sync),
+    merge: &(impl Fn(S, S) -> S + Sync),
+) -> Result<S> {
+    let pieces = total.div_ceil(piece).max(1);
+    let one = |p: usize| {
+        cancel.check()?;
+        leaf(p * piece, ((p + 1) * piece).min(total))
+    };
+    if total < SERIAL_BELOW || pool::threads_here() == 1 {
+        return engine::serial_tree(0, pieces, &mut |p| one(p), merge);
+    }
+    pool::install(|| engine::parallel_tree(0, pieces, &one, merge))
+}
+
+/// The elements `start..end` of `a` in C order: borrowed when `a` is C-contiguous, else
+/// gathered into `buf`.
+fn piece<'b, T: Element>(
+    a: &'b ArrayViewD<'_, T>,
+    start: usize,
+    end: usize,
+    buf: &'b mut Vec<T>,
+) -> Result<&'b [T]> {
+    if let Some(xs) = a.as_slice() {
+        return Ok(&xs[start..end]);
+    }
+    mem::resize(buf, end - start, T::default())?;
+    if a.ndim() == 0 {
+        buf[0] = a.iter().copied().next().unwrap_or_default();
+    } else {
+        engine::gather(a, start, buf);
+    }
+    Ok(buf)
+}
+
+fn add<T: Copy + std::ops::AddAssign>(mut a: Vec<T>, b: &[T]) -> Vec<T> {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += *y);
+    a
+}
+
 /// Counts of `a`'s values in the bins between `edges` (`uniform`: evenly spaced, as NumPy
 /// makes them from a number of bins).
 ///
@@ -174,9 +230,17 @@ pub fn counts<T: Element>(
 ) -> Result<Vec<u64>> {
     let bins = Bins::new(edges, uniform)?;
     let n = bins.len();
-    let count = |xs: &[T]| {
-        // Four sets of bins, so that runs of one bin do not wait on their own increments.
-        let mut c = vec![0u64; 4 * n];
+    let sets = if n <= FOUR_SETS_UP_TO { 4 } else { 1 };
+    let count = |xs: &[T]| -> Result<Vec<u64>> {
+        let mut c = mem::filled(sets * n, 0u64)?;
+        if sets == 1 {
+            for &x in xs {
+                if let Some(i) = bins.find(x.to_f64()) {
+                    c[i] += 1;
+                }
+            }
+            return Ok(c);
+        }
         if bins.uniform {
             count_uniform(xs, &bins, &mut c);
         } else {
@@ -190,40 +254,26 @@ pub fn counts<T: Element>(
             }
         }
         let (c01, c23) = c.split_at(2 * n);
-        (0..n).map(|i| c01[i] + c01[n + i] + c23[i] + c23[n + i]).collect::<Vec<u64>>()
+        mem::collect(n, (0..n).map(|i| c01[i] + c01[n + i] + c23[i] + c23[n + i]))
     };
-    let add = |mut a: Vec<u64>, b: Vec<u64>| {
-        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-        a
-    };
-    let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
-    if let Some(xs) = a.as_slice_memory_order() {
-        if serial {
-            return Ok(count(xs));
-        }
-        return pool::install(|| {
-            xs.par_chunks(TASK)
-                .map(|c| {
-                    cancel.check()?;
-                    Ok(count(c))
-                })
-                .try_reduce(|| vec![0; n], |a, b| Ok(add(a, b)))
-        });
-    }
-    let one = |mut c: Vec<u64>, &x: &T| {
-        if let Some(i) = bins.find(x.to_f64()) {
-            c[i] += 1;
-        }
-        c
-    };
-    cancel.check()?;
-    if serial {
-        return Ok(a.iter().fold(vec![0; n], one));
-    }
-    Ok(pool::install(|| Zip::from(a).par_fold(|| vec![0; n], one, add)))
+    // Counts do not depend on the order values are met in: any memory order will do.
+    let flat = a.as_slice_memory_order();
+    let total = a.len();
+    by_pieces(
+        total,
+        piece_len(n),
+        cancel,
+        &|start, end| match flat {
+            Some(xs) => count(&xs[start..end]),
+            None => count(piece(a, start, end, &mut Vec::new())?),
+        },
+        &|x, y| add(x, &y),
+    )
 }
 
-/// Sums of `weights` (of `a`'s shape) over the bins their values of `a` fall in.
+/// Sums of `weights` (of `a`'s shape) over the bins their values of `a` fall in, added in
+/// `f64` in C order within fixed pieces and across pieces in a fixed tree: the same bits on any
+/// number of threads (within rounding of NumPy's, which adds block by block in order).
 pub fn weighted<T: Element, W: Element>(
     a: &ArrayViewD<'_, T>,
     weights: &ArrayViewD<'_, W>,
@@ -236,22 +286,19 @@ pub fn weighted<T: Element, W: Element>(
     }
     let bins = Bins::new(edges, uniform)?;
     let n = bins.len();
-    let one = |mut c: Vec<f64>, &x: &T, &w: &W| {
-        if let Some(i) = bins.find(x.to_f64()) {
-            c[i] += w.to_f64();
+    let leaf = |start: usize, end: usize| -> Result<Vec<f64>> {
+        let (mut xbuf, mut wbuf) = (Vec::new(), Vec::new());
+        let xs = piece(a, start, end, &mut xbuf)?;
+        let ws = piece(weights, start, end, &mut wbuf)?;
+        let mut c = mem::filled(n, 0.0f64)?;
+        for (&x, &w) in xs.iter().zip(ws) {
+            if let Some(i) = bins.find(x.to_f64()) {
+                c[i] += w.to_f64();
+            }
         }
-        c
+        Ok(c)
     };
-    let add = |mut a: Vec<f64>, b: Vec<f64>| {
-        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-        a
-    };
-    cancel.check()?;
-    let zip = Zip::from(a).and(weights);
-    if a.len() < SERIAL_BELOW || pool::threads_here() == 1 {
-        return Ok(zip.fold(vec![0.0; n], one));
-    }
-    Ok(pool::install(|| zip.par_fold(|| vec![0.0; n], one, add)))
+    by_pieces(a.len(), piece_len(n), cancel, &leaf, &|x, y| add(x, &y))
 }
 
 #[cfg(test)]

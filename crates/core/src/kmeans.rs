@@ -14,7 +14,7 @@ use crate::distance::{Real, Tile, direct_sq};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::lloyd::{Centres, add_rows, inertia, sq_distance, sq_distances};
-use crate::pool;
+use crate::{mem, pool};
 
 /// Rows per tile of a pass (scikit-learn's chunk).
 const CHUNK: usize = 4096;
@@ -32,28 +32,33 @@ pub struct Points<'a, T> {
 
 impl<'a, T: Element> Points<'a, T> {
     /// Unit weights and the column means (rounded to the working type `R`) as the centre.
-    #[must_use]
-    pub fn unweighted<R: Real>(x: &ArrayView2<'a, T>) -> Self {
+    pub fn unweighted<R: Real>(x: &ArrayView2<'a, T>) -> Result<Self> {
         let n = x.nrows().max(1) as f64;
-        let mut sums = vec![0.0; x.ncols()];
+        let mut centre = mem::filled(x.ncols(), 0.0)?;
         for row in x.rows() {
-            for (s, v) in sums.iter_mut().zip(row.iter()) {
+            for (s, v) in centre.iter_mut().zip(row.iter()) {
                 *s += v.to_f64();
             }
         }
-        let centre = sums.iter().map(|s| R::from_f64(s / n).to_f64()).collect();
-        Points { weights: vec![1.0; x.nrows()], x: *x, centre }
+        for s in &mut centre {
+            *s = R::from_f64(*s / n).to_f64();
+        }
+        Ok(Points { weights: mem::filled(x.nrows(), 1.0)?, x: *x, centre })
     }
 
     /// Refuses points scikit-learn refuses: NaN or infinity, negative weights, fewer rows
-    /// than clusters. Tells whether the centre is near the origin against the points' spread
-    /// (then the rows can be multiplied where they lie, unmoved: see [`pass`]), and the spread
-    /// ([`Points::spread`]).
-    fn check(&self, k: usize) -> Result<(bool, f64)> {
+    /// than clusters; and measures them for the passes.
+    fn check(&self, k: usize, cancel: &Cancel) -> Result<Checked> {
         if self.weights.len() != self.x.nrows() {
             return Err(Error::Invalid(format!(
                 "sample_weight.shape == ({},), expected ({},)!",
                 self.weights.len(),
+                self.x.nrows()
+            )));
+        }
+        if self.x.ncols() == 0 {
+            return Err(Error::Invalid(format!(
+                "Found array with 0 feature(s) (shape=({}, 0)) while a minimum of 1 is required.",
                 self.x.nrows()
             )));
         }
@@ -66,34 +71,48 @@ impl<'a, T: Element> Points<'a, T> {
         if self.weights.iter().any(|&w| w.is_nan() || w < 0.0) {
             return Err(Error::Invalid("Negative values in data passed to sample_weight".into()));
         }
-        let spread = self.spread();
+        let (spread, farthest) = self.measure(cancel)?;
         if !spread.is_finite() {
             return Err(Error::Invalid("Input X contains NaN or infinity.".into()));
         }
         let offset: f64 = self.centre.iter().map(|c| c * c).sum();
-        Ok((offset * self.x.nrows() as f64 <= spread, spread))
+        let raw = offset * self.x.nrows() as f64 <= spread;
+        // Rows are read unmoved (`raw`) or moved by the centre and rounded to the working type.
+        let reach = if raw { farthest.sqrt() + offset.sqrt() } else { farthest.sqrt() * 1.001 };
+        Ok(Checked { raw, spread, reach })
     }
 
     /// The sum over the points (unweighted) of the squared distance to the centre: the number
     /// of points times the sum of the columns' variances when the centre is the mean. NaN or
     /// infinite when a value is.
-    #[must_use]
-    pub fn spread(&self) -> f64 {
-        let mut rows = vec![(); self.x.nrows()];
+    pub fn spread(&self, cancel: &Cancel) -> Result<f64> {
+        Ok(self.measure(cancel)?.0)
+    }
+
+    /// [`Points::spread`], and the largest squared distance of a point to the centre.
+    fn measure(&self, cancel: &Cancel) -> Result<(f64, f64)> {
+        // One (zero-sized) item per row: no memory.
+        let mut rows: Vec<()> = std::iter::repeat_n((), self.x.nrows()).collect();
         let spreads = self.blocks(1, &mut rows, |first, rows| {
-            let mut total = 0.0;
-            let mut row_of = Vec::with_capacity(self.x.ncols());
-            for row in self.x.slice(s![first..first + rows.len(), ..]).rows() {
+            let (mut total, mut farthest) = (0.0, 0.0f64);
+            let mut row_of = mem::with_capacity(self.x.ncols())?;
+            let block = self.x.slice(s![first..first + rows.len(), ..]);
+            for (i, row) in block.rows().into_iter().enumerate() {
+                if i % CHUNK == 0 {
+                    cancel.check()?;
+                }
                 let xs = row.as_slice().unwrap_or_else(|| {
                     row_of.clear();
                     row_of.extend(row.iter().copied());
                     &row_of
                 });
-                total += sq_distance(xs, &self.centre);
+                let d2 = sq_distance(xs, &self.centre);
+                total += d2;
+                farthest = farthest.max(d2);
             }
-            Ok(total)
-        });
-        spreads.map_or(f64::NAN, |s| s.iter().sum())
+            Ok((total, farthest))
+        })?;
+        Ok((spreads.iter().map(|s| s.0).sum(), spreads.iter().map(|s| s.1).fold(0.0, f64::max)))
     }
 
     /// Rows per block of a pass: a function of the table and `k` only, never of the threads.
@@ -122,9 +141,21 @@ impl<'a, T: Element> Points<'a, T> {
     }
 
     /// The rows `r0..r1` moved by the centre, in the working type.
-    fn tile<R: Real>(&self, tile: &mut Tile<R>, r0: usize, r1: usize) {
-        tile.fill(&self.x.slice(s![r0..r1, ..]), Some(&self.centre));
+    fn tile<R: Real>(&self, tile: &mut Tile<R>, r0: usize, r1: usize) -> Result<()> {
+        tile.fill(&self.x.slice(s![r0..r1, ..]), Some(&self.centre))
     }
+}
+
+/// What [`Points::check`] finds of the points.
+#[derive(Clone, Copy, Debug)]
+struct Checked {
+    /// The centre is near the origin against the points' spread: the rows can be multiplied
+    /// where they lie, unmoved (see [`pass`]).
+    raw: bool,
+    /// [`Points::spread`].
+    spread: f64,
+    /// A bound of the norms of the rows as the passes read them.
+    reach: f64,
 }
 
 /// What a fit reports as it goes: scikit-learn's verbose lines.
@@ -176,9 +207,9 @@ struct Partial {
 
 impl Partial {
     /// Nothing yet, for `k` centres of `d` features (the sums only when wanted).
-    fn new(k: usize, d: usize, want: Want) -> Self {
-        let sums = vec![0.0; if want.sums { k * d } else { 0 }];
-        Partial { sums, weights: vec![0.0; k], changed: 0, inertia: 0.0 }
+    fn new(k: usize, d: usize, want: Want) -> Result<Self> {
+        let sums = mem::filled(if want.sums { k.saturating_mul(d) } else { 0 }, 0.0)?;
+        Ok(Partial { sums, weights: mem::filled(k, 0.0)?, changed: 0, inertia: 0.0 })
     }
 }
 
@@ -191,6 +222,8 @@ struct Want {
     inertia: bool,
     /// Rows may be read where they lie, unmoved (the centre is near the origin).
     raw: bool,
+    /// A bound of the norms of the rows as read ([`Checked::reach`]).
+    reach: f64,
 }
 
 /// One pass over the points: each point's nearest centre into `labels` (ties to the lower
@@ -209,26 +242,38 @@ fn pass<T: Element, R: Real>(
     let raw = want.raw
         && p.x.as_slice().is_some_and(|xs| R::of(T::floats(&xs[..xs.len().min(1)])).is_some());
     let shift = if raw { p.centre.as_slice() } else { &[][..] };
-    let norms: Vec<R> = centers
-        .rows()
-        .into_iter()
-        .map(|c| {
+    let norms: Vec<R> = mem::collect(
+        k,
+        centers.rows().into_iter().map(|c| {
             let n: f64 = c.iter().map(|v| v.to_f64() * v.to_f64()).sum();
             let m: f64 = c.iter().zip(shift).map(|(v, m)| v.to_f64() * m).sum();
             R::from_f64(n + 2.0 * m)
-        })
-        .collect();
-    let packed = want.relabel.then(|| Centres::new(centers, &norms));
+        }),
+    )?;
+    let packed = want.relabel.then(|| Centres::new(centers, &norms, want.reach)).transpose()?;
+    // The centres as the user sees them (in the frame of `x`), to decide close calls from.
+    let user: Vec<f64> = if want.relabel {
+        mem::collect(
+            centers.len(),
+            centers.indexed_iter().map(|((_, j), v)| v.to_f64() + p.centre[j]),
+        )?
+    } else {
+        Vec::new()
+    };
     // The centres in the frame of the rows read, for the inertia.
     let targets: Vec<f64> = if want.inertia {
         let shift = |j: usize| shift.get(j).copied().unwrap_or(0.0);
-        centers.indexed_iter().map(|((_, j), v)| v.to_f64() + shift(j)).collect()
+        mem::collect(
+            centers.len(),
+            centers.indexed_iter().map(|((_, j), v)| v.to_f64() + shift(j)),
+        )?
     } else {
         Vec::new()
     };
     let parts = p.blocks(k, labels, |first, labels| {
-        let mut part = Partial::new(k, d, want);
+        let mut part = Partial::new(k, d, want)?;
         let mut tile = Tile::<R>::new();
+        let mut close = Vec::new();
         for c0 in (0..labels.len()).step_by(CHUNK) {
             cancel.check()?;
             let c1 = (c0 + CHUNK).min(labels.len());
@@ -236,12 +281,17 @@ fn pass<T: Element, R: Real>(
             let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
                 Some(Some(xs)) if raw => xs,
                 _ => {
-                    p.tile(&mut tile, r0, r1);
+                    p.tile(&mut tile, r0, r1)?;
                     tile.rows.as_slice().expect("tiles are C-ordered")
                 }
             };
             if let Some(centres) = &packed {
-                part.changed += centres.nearest(rows, &mut labels[c0..c1]);
+                part.changed += centres.nearest(rows, &mut labels[c0..c1], &mut close);
+                for &(i, old) in &close {
+                    let label = nearest_exactly(&p.x.row(r0 + i), &user, d);
+                    labels[c0 + i] = label;
+                    part.changed += usize::from(label != old);
+                }
             }
             let (labels, weights) = (&labels[c0..c1], &p.weights[r0..r1]);
             if want.sums {
@@ -257,7 +307,7 @@ fn pass<T: Element, R: Real>(
         }
         Ok(part)
     })?;
-    let mut total = Partial::new(k, d, want);
+    let mut total = Partial::new(k, d, want)?;
     for part in parts {
         for (t, s) in total.sums.iter_mut().zip(&part.sums) {
             *t += s;
@@ -277,6 +327,28 @@ fn pass<T: Element, R: Real>(
     Ok(total)
 }
 
+/// The index of the centre (rows of `d` in `centres`) nearest to `x`, from distances summed
+/// directly in `f64` with compensation, the lower index on a tie: the decision of a close call.
+fn nearest_exactly<T: Element>(x: &ndarray::ArrayView1<'_, T>, centres: &[f64], d: usize) -> i32 {
+    let mut best = (f64::INFINITY, 0usize);
+    for (j, c) in centres.chunks_exact(d.max(1)).enumerate() {
+        // Neumaier's sum of the squared differences: exact ties stay ties.
+        let (mut sum, mut comp) = (0.0f64, 0.0f64);
+        for (v, &c) in x.iter().zip(c) {
+            let diff = v.to_f64() - c;
+            let term = diff * diff;
+            let t = sum + term;
+            comp += if sum.abs() >= term { (sum - t) + term } else { (term - t) + sum };
+            sum = t;
+        }
+        let dist = sum + comp;
+        if dist < best.0 {
+            best = (dist, j);
+        }
+    }
+    best.1 as i32
+}
+
 /// The new centres from a pass's sums (scikit-learn's `_relocate_empty_clusters_dense` then
 /// `_average_centers`): each empty cluster takes the point farthest from its old centre, one
 /// point per empty cluster, farthest first (ties to the lower row), moved out of its cluster's
@@ -289,7 +361,7 @@ fn new_centers<T: Element, R: Real>(
     cancel: &Cancel,
 ) -> Result<Array2<R>> {
     let (k, d) = old.dim();
-    let empty: Vec<usize> = (0..k).filter(|&j| part.weights[j] == 0.0).collect();
+    let empty: Vec<usize> = mem::collect(k, (0..k).filter(|&j| part.weights[j] == 0.0))?;
     if !empty.is_empty() {
         let far = farthest(p, old, labels, empty.len(), cancel)?;
         for (&new, &i) in empty.iter().zip(&far) {
@@ -305,7 +377,7 @@ fn new_centers<T: Element, R: Real>(
             part.weights[from] -= w;
         }
     }
-    let mut centers = Array2::from_elem((k, d), R::zero());
+    let mut centers = mem::array((k, d), R::zero())?;
     for (j, mut c) in centers.rows_mut().into_iter().enumerate() {
         let w = part.weights[j];
         let scale = if w > 0.0 { 1.0 / w } else { 1.0 };
@@ -326,11 +398,11 @@ fn farthest<T: Element, R: Real>(
 ) -> Result<Vec<usize>> {
     let parts = p.blocks(centers.nrows(), labels, |first, labels| {
         let mut tile = Tile::<R>::new();
-        let mut out = Vec::with_capacity(labels.len());
+        let mut out = mem::with_capacity(labels.len())?;
         for c0 in (0..labels.len()).step_by(CHUNK) {
             cancel.check()?;
             let c1 = (c0 + CHUNK).min(labels.len());
-            p.tile(&mut tile, first + c0, first + c1);
+            p.tile(&mut tile, first + c0, first + c1)?;
             for (xs, &label) in tile.rows.rows().into_iter().zip(&labels[c0..c1]) {
                 let c = centers.row(label as usize);
                 out.push(direct_sq(
@@ -341,9 +413,12 @@ fn farthest<T: Element, R: Real>(
         }
         Ok(out)
     })?;
-    let dist: Vec<f64> = parts.concat();
+    let mut dist: Vec<f64> = mem::with_capacity(p.x.nrows())?;
+    for part in parts {
+        dist.extend(part);
+    }
     let order = |a: &usize, b: &usize| dist[*b].total_cmp(&dist[*a]).then(a.cmp(b));
-    let mut rows: Vec<usize> = (0..dist.len()).collect();
+    let mut rows: Vec<usize> = mem::collect(dist.len(), 0..dist.len())?;
     let m = m.min(rows.len());
     if m < rows.len() {
         rows.select_nth_unstable_by(m, order);
@@ -351,6 +426,16 @@ fn farthest<T: Element, R: Real>(
     rows.truncate(m);
     rows.sort_unstable_by(order);
     Ok(rows)
+}
+
+/// `a` in C order (a copy only when it is not).
+fn standard<R: Real>(a: Array2<R>) -> Result<Array2<R>> {
+    if a.is_standard_layout() {
+        return Ok(a);
+    }
+    let mut copy = mem::array(a.raw_dim(), R::zero())?;
+    copy.assign(&a);
+    Ok(copy)
 }
 
 /// Lloyd's iterations from the centres `init` (in the points' frame), scikit-learn's
@@ -390,15 +475,14 @@ pub fn lloyd<T: Element, R: Real>(
             p.x.ncols()
         )));
     }
-    let (raw, _) = p.check(k)?;
-    let mut centers =
-        if init.is_standard_layout() { init } else { init.as_standard_layout().into_owned() };
-    let mut labels = vec![-1i32; p.x.nrows()];
+    let Checked { raw, reach, .. } = p.check(k, cancel)?;
+    let mut centers = standard(init)?;
+    let mut labels = mem::filled(p.x.nrows(), -1i32)?;
     let mut strict = false;
     let mut n_iter = 0;
     for iter in 0..max_iter.max(1) {
         n_iter = iter + 1;
-        let want = Want { relabel: true, sums: true, inertia: report_inertia, raw };
+        let want = Want { relabel: true, sums: true, inertia: report_inertia, raw, reach };
         let part = pass(p, &centers, &mut labels, want, cancel)?;
         let inertia = if report_inertia { part.inertia } else { f64::NAN };
         on_event(Event::Iteration { iter, inertia });
@@ -418,7 +502,7 @@ pub fn lloyd<T: Element, R: Real>(
     }
     // Without strict convergence the labels are assigned once more to the final centres (in
     // the same pass as the inertia).
-    let want = Want { relabel: !strict, sums: false, inertia: true, raw };
+    let want = Want { relabel: !strict, sums: false, inertia: true, raw, reach };
     let inertia = pass(p, &centers, &mut labels, want, cancel)?.inertia;
     Ok(Fit { centers, labels, inertia, n_iter })
 }
@@ -440,10 +524,12 @@ pub fn assign<T: Element, R: Real>(
             centers.ncols()
         )));
     }
-    let (raw, _) = p.check(1)?;
-    let centers = centers.as_standard_layout().into_owned();
-    let mut labels = vec![-1i32; p.x.nrows()];
-    let want = Want { relabel: true, sums: false, inertia: true, raw };
+    let Checked { raw, reach, .. } = p.check(1, cancel)?;
+    let mut copy = mem::array(centers.raw_dim(), R::zero())?;
+    copy.assign(centers);
+    let centers = copy;
+    let mut labels = mem::filled(p.x.nrows(), -1i32)?;
+    let want = Want { relabel: true, sums: false, inertia: true, raw, reach };
     let part = pass(p, &centers, &mut labels, want, cancel)?;
     Ok((labels, part.inertia))
 }
@@ -467,17 +553,19 @@ pub fn plusplus<T: Element, R: Real>(
     uniforms: &ArrayView2<'_, f64>,
     cancel: &Cancel,
 ) -> Result<Vec<usize>> {
-    p.check(k)?;
+    p.check(k, cancel)?;
     let n = p.x.nrows();
     if first >= n || uniforms.nrows() + 1 < k || uniforms.ncols() == 0 {
         return Err(Error::Invalid("k-means++ needs a first row and draws per centre".into()));
     }
-    let mut chosen = vec![first];
+    let mut chosen = mem::with_capacity(k)?;
+    chosen.push(first);
     let (pots, mut near) = candidates(p, &[first], None, cancel)?;
     let mut closest = near.swap_remove(0);
     let mut pot = R::from_f64(pots[0]).to_f64();
+    let mut cumulative = mem::with_capacity(n)?;
     for c in 1..k {
-        let mut cumulative = Vec::with_capacity(n);
+        cumulative.clear();
         let mut acc = R::zero();
         for (&d, &w) in closest.iter().zip(&p.weights) {
             acc = acc + R::from_f64(w) * d;
@@ -510,21 +598,24 @@ fn candidates<T: Element, R: Real>(
 ) -> Result<(Vec<f64>, Vec<Vec<R>>)> {
     let d = p.x.ncols();
     // Each candidate in the frame of the rows as given: `m + round(c - m)`.
-    let cands: Vec<f64> = ids
-        .iter()
-        .flat_map(|&i| {
+    let mut cands: Vec<f64> = mem::with_capacity(ids.len().saturating_mul(d))?;
+    for &i in ids {
+        cands.extend(
             p.x.row(i)
                 .into_iter()
                 .zip(&p.centre)
-                .map(|(x, m)| m + R::from_f64(x.to_f64() - m).to_f64())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+                .map(|(x, m)| m + R::from_f64(x.to_f64() - m).to_f64()),
+        );
+    }
     let m = ids.len();
-    let mut rows_of = vec![(); p.x.nrows()];
+    // One (zero-sized) item per row: no memory.
+    let mut rows_of: Vec<()> = std::iter::repeat_n((), p.x.nrows()).collect();
     let parts = p.blocks(m, &mut rows_of, |first, block| {
-        let mut sums = vec![0.0; m];
-        let mut kept: Vec<Vec<R>> = (0..m).map(|_| Vec::with_capacity(block.len())).collect();
+        let mut sums = mem::filled(m, 0.0)?;
+        let mut kept: Vec<Vec<R>> = mem::with_capacity(m)?;
+        for _ in 0..m {
+            kept.push(mem::with_capacity(block.len())?);
+        }
         let (mut gathered, mut out) = (Vec::new(), Vec::new());
         for c0 in (0..block.len()).step_by(CHUNK) {
             cancel.check()?;
@@ -533,10 +624,11 @@ fn candidates<T: Element, R: Real>(
                 &xs[r0 * d..r1 * d]
             } else {
                 gathered.clear();
+                mem::reserve(&mut gathered, (r1 - r0) * d)?;
                 gathered.extend(p.x.slice(s![r0..r1, ..]).rows().into_iter().flatten());
                 &gathered[..]
             };
-            let width = sq_distances(rows, &cands, d, &mut out);
+            let width = sq_distances(rows, &cands, d, &mut out)?;
             let weights = &p.weights[r0..r1];
             for (t, (s, kept)) in sums.iter_mut().zip(&mut kept).enumerate() {
                 let from = kept.len();
@@ -554,8 +646,11 @@ fn candidates<T: Element, R: Real>(
         }
         Ok((sums, kept))
     })?;
-    let mut pots = vec![0.0; m];
-    let mut all: Vec<Vec<R>> = (0..m).map(|_| Vec::with_capacity(p.x.nrows())).collect();
+    let mut pots = mem::filled(m, 0.0)?;
+    let mut all: Vec<Vec<R>> = mem::with_capacity(m)?;
+    for _ in 0..m {
+        all.push(mem::with_capacity(p.x.nrows())?);
+    }
     for (sums, kept) in parts {
         for (t, s) in pots.iter_mut().zip(&sums) {
             *t += s;
@@ -627,8 +722,22 @@ pub fn kmeans<T: Element, R: Real>(
     cancel: &Cancel,
     on_event: &mut dyn FnMut(usize, Event),
 ) -> Result<Fit<R>> {
-    let p = Points::unweighted::<R>(x);
-    let (_, spread) = p.check(k)?;
+    if settings.tol.is_nan() || settings.tol < 0.0 {
+        return Err(Error::Invalid(format!(
+            "The 'tol' parameter of KMeans must be a float in the range [0.0, inf). Got {} \
+             instead.",
+            settings.tol
+        )));
+    }
+    if x.ncols() == 0 {
+        // Before the weights are made: a table of 2⁴⁰ empty rows is refused at once.
+        return Err(Error::Invalid(format!(
+            "Found array with 0 feature(s) (shape=({}, 0)) while a minimum of 1 is required.",
+            x.nrows()
+        )));
+    }
+    let p = Points::unweighted::<R>(x)?;
+    let spread = p.check(k, cancel)?.spread;
     let n = x.nrows();
     // scikit-learn's tolerance: the mean of the columns' variances, times `tol`.
     let tol = settings.tol * spread / (n * x.ncols().max(1)) as f64;
@@ -636,11 +745,13 @@ pub fn kmeans<T: Element, R: Real>(
     let mut best: Option<Fit<R>> = None;
     for run in 0..settings.n_init.max(1) {
         let first = ((uniform() * n as f64) as usize).min(n - 1);
-        let draws = Array2::from_shape_fn((k - 1, trials), |_| uniform());
+        let mut draws = mem::array((k - 1, trials), 0.0)?;
+        draws.iter_mut().for_each(|u| *u = uniform());
         let rows = plusplus::<T, R>(&p, k, first, &draws.view(), cancel)?;
-        let init = Array2::from_shape_fn((k, x.ncols()), |(j, f)| {
-            R::from_f64(x[[rows[j], f]].to_f64() - p.centre[f])
-        });
+        let mut init = mem::array((k, x.ncols()), R::zero())?;
+        for ((j, f), v) in init.indexed_iter_mut() {
+            *v = R::from_f64(x[[rows[j], f]].to_f64() - p.centre[f]);
+        }
         let fit = lloyd(&p, init, settings.max_iter, tol, true, cancel, &mut |e| on_event(run, e))?;
         let better = best
             .as_ref()
@@ -661,6 +772,7 @@ pub fn kmeans<T: Element, R: Real>(
 /// Whether `a` and `b` are one partition up to a renaming of `a`'s labels (scikit-learn's
 /// `_is_same_clustering`).
 fn same_partition(a: &[i32], b: &[i32], k: usize) -> bool {
+    #[allow(clippy::disallowed_macros)] // k, as the centres already held
     let mut map = vec![-1i32; k];
     a.iter().zip(b).all(|(&x, &y)| {
         let m = &mut map[x as usize];

@@ -12,6 +12,12 @@
 //! order of its additions; a block is only taken over the one before when strictly less, which
 //! keeps ties on the lower centre.
 //!
+//! `|c|² - 2 x·c` is not exact: two centres whose values differ by less than its rounding
+//! bound ([`Centres::slack`], from the norms of rows and centres) may be ranked the wrong way.
+//! The kernel counts, per row, the centres within that bound of the least; a row with two or
+//! more is a close call, handed back to the caller to be decided from the distances computed
+//! directly (as `cdist` recomputes its small distances).
+//!
 //! The nearest-centre kernel is written once over a small trait of register operations and
 //! compiled for AVX2 + FMA and for AVX-512 (on the Xeon measured, no faster than AVX2,
 //! although its FMA peak is twice as high: the compiler computes sixteen rows' addresses in a
@@ -28,6 +34,8 @@ use ndarray::Array2;
 use crate::distance::Real;
 use crate::dtype::Element;
 use crate::dtype::Floats;
+use crate::error::Result;
+use crate::mem;
 use crate::simd::{Level, level, multilevel};
 
 /// Centres packed for [`Centres::nearest`].
@@ -42,17 +50,32 @@ pub(crate) struct Centres<R> {
     width: usize,
     /// The level the blocks were laid out for.
     level: Level,
+    /// Values of two centres closer than this may be in the wrong order: twice the rounding
+    /// bound of `|c|² - 2 x·c` for the rows' norms.
+    slack: R,
 }
 
 impl<R: Real> Centres<R> {
-    /// Packs `k × d` centres with the value `norms[j]` each stands for in `norms[j] - 2 x·c_j`.
-    pub(crate) fn new(centers: &Array2<R>, norms: &[R]) -> Self {
-        Self::for_level(centers, norms, level())
+    /// Packs `k × d` centres with the value `norms[j]` each stands for in `norms[j] - 2 x·c_j`,
+    /// for rows whose norms are at most `reach`.
+    pub(crate) fn new(centers: &Array2<R>, norms: &[R], reach: f64) -> Result<Self> {
+        Self::for_level(centers, norms, reach, level())
     }
 
     /// [`Centres::new`] for the kernels of `level` (which this CPU must have).
-    fn for_level(centers: &Array2<R>, norms: &[R], level: Level) -> Self {
+    fn for_level(centers: &Array2<R>, norms: &[R], reach: f64, level: Level) -> Result<Self> {
         let (k, d) = centers.dim();
+        // The value `n + Σ (-2 c_i) x_i` is summed by `d` fused multiply-adds and one addition,
+        // from `n` rounded once: its error is at most `u (2 |n| + 2 (d + 1) |c| |x|)` (and a
+        // hair), `u` the unit roundoff. The difference of two values, twice that, with a margin.
+        let n_max = norms[..k].iter().map(|n| n.to_f64().abs()).fold(0.0, f64::max);
+        let c_max = centers
+            .rows()
+            .into_iter()
+            .map(|c| c.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>().sqrt())
+            .fold(0.0, f64::max);
+        let slack = 4.1 * R::EPSILON * (n_max + (d + 1) as f64 * c_max * reach);
+        let slack = R::from_f64(if slack.is_finite() { slack } else { f64::INFINITY });
         let bytes = match level {
             Level::Avx512 => 64,
             Level::Avx2 => 32,
@@ -61,7 +84,7 @@ impl<R: Real> Centres<R> {
         let lanes = bytes / size_of::<R>();
         let width = if k > lanes { 2 * lanes } else { lanes };
         let blocks = k.div_ceil(width).max(1);
-        let mut packed = vec![R::zero(); blocks * d * width];
+        let mut packed = mem::filled(blocks * d * width, R::zero())?;
         let two = R::from_f64(-2.0);
         for (i, c) in centers.rows().into_iter().enumerate() {
             let (b, l) = (i / width, i % width);
@@ -69,49 +92,71 @@ impl<R: Real> Centres<R> {
                 packed[(b * d + j) * width + l] = two * v;
             }
         }
-        let mut padded = vec![R::from_f64(f64::INFINITY); blocks * width];
+        let mut padded = mem::filled(blocks * width, R::from_f64(f64::INFINITY))?;
         padded[..k].copy_from_slice(&norms[..k]);
-        Centres { packed, norms: padded, d, width, level }
+        Ok(Centres { packed, norms: padded, d, width, level, slack })
     }
 
     /// The nearest centre of each row of the C-ordered `rows` (`labels.len()` rows of `d`) into
-    /// `labels`; returns how many labels changed.
-    pub(crate) fn nearest(&self, rows: &[R], labels: &mut [i32]) -> usize {
+    /// `labels`, except for rows whose nearest centre is a close call: those (indices into
+    /// `labels`, with their labels before) go to `close`, for the caller to decide from direct
+    /// distances. Returns how many of the others' labels changed.
+    pub(crate) fn nearest(
+        &self,
+        rows: &[R],
+        labels: &mut [i32],
+        close: &mut Vec<(usize, i32)>,
+    ) -> usize {
         assert_eq!(rows.len(), labels.len() * self.d, "one row per label");
-        let mut best = vec![-1i32; labels.len()];
-        self.find(rows, &mut best);
+        #[allow(clippy::disallowed_macros)] // one group of rows
+        let (mut best, mut near) = (vec![-1i32; labels.len()], vec![0u32; labels.len()]);
+        self.find(rows, &mut best, &mut near);
         let mut changed = 0;
-        for (label, &b) in labels.iter_mut().zip(&best) {
+        close.clear();
+        for (i, ((label, &b), &near)) in labels.iter_mut().zip(&best).zip(&near).enumerate() {
             // No centre strictly below +∞ (or all NaN): the first, as scikit-learn's scan.
             let b = b.max(0);
-            changed += usize::from(*label != b);
+            if near >= 2 {
+                close.push((i, *label));
+            } else {
+                changed += usize::from(*label != b);
+            }
             *label = b;
         }
         changed
     }
 
-    /// The nearest centre below +∞ of each row into `best` (left alone where none is).
-    fn find(&self, rows: &[R], best: &mut [i32]) {
+    /// The nearest centre below +∞ of each row into `best` (left alone where none is), and
+    /// into `near` how many centres may be as near (see [`Centres::slack`]).
+    fn find(&self, rows: &[R], best: &mut [i32], near: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
         if self.level != Level::Baseline && self.d > 0 {
             match (R::floats(rows), R::floats(&self.packed), R::floats(&self.norms)) {
                 (Floats::F32(x), Floats::F32(c), Floats::F32(n)) => {
-                    return x86::nearest(x, self.d, c, n, self.width, self.level, best);
+                    let slack = self.slack.to_f64() as f32;
+                    return x86::nearest(
+                        x, self.d, c, n, self.width, self.level, slack, best, near,
+                    );
                 }
                 (Floats::F64(x), Floats::F64(c), Floats::F64(n)) => {
-                    return x86::nearest(x, self.d, c, n, self.width, self.level, best);
+                    let slack = self.slack.to_f64();
+                    return x86::nearest(
+                        x, self.d, c, n, self.width, self.level, slack, best, near,
+                    );
                 }
                 _ => {}
             }
         }
-        self.scalar(rows, best);
+        self.scalar(rows, best, near);
     }
 
-    /// [`Centres::find`] in plain Rust: the same sums in the same order, each product rounded.
-    fn scalar(&self, rows: &[R], best: &mut [i32]) {
+    /// [`Centres::find`] in plain Rust: the same sums in the same order, each product rounded,
+    /// the same counting of close values.
+    fn scalar(&self, rows: &[R], best: &mut [i32], near: &mut [u32]) {
         let (d, w) = (self.d, self.width);
+        #[allow(clippy::disallowed_macros)] // one block of centres
         let mut acc = vec![R::zero(); w];
-        for (x, best) in rows.chunks_exact(d.max(1)).zip(best) {
+        for ((x, best), near) in rows.chunks_exact(d.max(1)).zip(best).zip(near) {
             let mut least = R::from_f64(f64::INFINITY);
             for (b, (pc, norms)) in
                 self.packed.chunks_exact((d * w).max(1)).zip(self.norms.chunks_exact(w)).enumerate()
@@ -122,13 +167,23 @@ impl<R: Real> Centres<R> {
                         *a = *a + v * c;
                     }
                 }
-                for (l, (&a, &n)) in acc.iter().zip(norms).enumerate() {
-                    let dist = n + a;
+                let dists = acc.iter().zip(norms).map(|(&a, &n)| n + a);
+                let value = dists
+                    .clone()
+                    .fold(R::from_f64(f64::INFINITY), |m, v| if v < m { v } else { m });
+                let limit = if value < least { value } else { least } + self.slack;
+                let within = dists.clone().filter(|&v| v <= limit).count() as u32;
+                if value < least {
+                    *near = if value + self.slack < least {
+                        within
+                    } else {
+                        near.saturating_add(within)
+                    };
+                    least = value;
                     // Past the last centre the value is +∞, never strictly below `least`.
-                    if dist < least {
-                        least = dist;
-                        *best = (b * w + l) as i32;
-                    }
+                    *best = (b * w + dists.clone().position(|v| v == value).unwrap_or(0)) as i32;
+                } else {
+                    *near = near.saturating_add(within);
                 }
             }
         }
@@ -220,17 +275,17 @@ pub(crate) fn sq_distances<T: Element>(
     cands: &[f64],
     d: usize,
     out: &mut Vec<f64>,
-) -> usize {
+) -> Result<usize> {
     let (n, m) = (rows.len() / d.max(1), cands.len() / d.max(1));
     let stride = m.div_ceil(GROUP) * GROUP;
     out.clear();
-    out.resize(n * stride, 0.0);
+    mem::resize(out, n * stride, 0.0)?;
     if d == 0 {
-        return stride;
+        return Ok(stride);
     }
     assert!(rows.len() == n * d && cands.len() == m * d);
     // The candidates four to a group, feature by feature: `packed[(g d + j) 4 + l]`.
-    let mut packed = vec![0.0; stride * d];
+    let mut packed = mem::filled(stride * d, 0.0)?;
     for (t, c) in cands.chunks_exact(d).enumerate() {
         for (j, &v) in c.iter().enumerate() {
             packed[((t / GROUP) * d + j) * GROUP + t % GROUP] = v;
@@ -241,10 +296,10 @@ pub(crate) fn sq_distances<T: Element>(
         // SAFETY: `level()` is above the baseline only where this CPU has AVX2 and FMA; the
         // lengths are as laid out above.
         unsafe { x86::sq_distances(rows, d, &packed, out) };
-        return stride;
+        return Ok(stride);
     }
     sq_distances_scalar(rows, d, &packed, out);
-    stride
+    Ok(stride)
 }
 
 /// Candidates per group of [`sq_distances`] (one AVX2 register of `f64`).
@@ -270,16 +325,16 @@ fn sq_distances_scalar<T: Element>(rows: &[T], d: usize, packed: &[f64], sums: &
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256, __m256d, __m512, __m512d, _CMP_EQ_OQ, _mm_cvtsd_f64, _mm_cvtss_f32, _mm256_add_pd,
-        _mm256_add_ps, _mm256_broadcast_sd, _mm256_broadcast_ss, _mm256_castpd256_pd128,
-        _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_fmadd_pd, _mm256_fmadd_ps,
-        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd,
-        _mm256_movemask_ps, _mm256_mul_pd, _mm256_permute_pd, _mm256_permute_ps,
-        _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_pd, _mm256_setzero_pd,
-        _mm256_setzero_ps, _mm256_storeu_pd, _mm256_sub_pd, _mm512_add_pd, _mm512_add_ps,
-        _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_fmadd_pd, _mm512_fmadd_ps, _mm512_loadu_pd,
-        _mm512_loadu_ps, _mm512_min_pd, _mm512_min_ps, _mm512_reduce_min_pd, _mm512_reduce_min_ps,
-        _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
+        __m256, __m256d, __m512, __m512d, _CMP_EQ_OQ, _CMP_LE_OQ, _mm_cvtsd_f64, _mm_cvtss_f32,
+        _mm256_add_pd, _mm256_add_ps, _mm256_broadcast_sd, _mm256_broadcast_ss,
+        _mm256_castpd256_pd128, _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps,
+        _mm256_fmadd_pd, _mm256_fmadd_ps, _mm256_loadu_pd, _mm256_loadu_ps, _mm256_min_pd,
+        _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd, _mm256_permute_pd,
+        _mm256_permute_ps, _mm256_permute2f128_pd, _mm256_permute2f128_ps, _mm256_set1_pd,
+        _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_sub_pd, _mm512_add_pd,
+        _mm512_add_ps, _mm512_cmp_pd_mask, _mm512_cmp_ps_mask, _mm512_fmadd_pd, _mm512_fmadd_ps,
+        _mm512_loadu_pd, _mm512_loadu_ps, _mm512_min_pd, _mm512_min_ps, _mm512_reduce_min_pd,
+        _mm512_reduce_min_ps, _mm512_set1_pd, _mm512_set1_ps, _mm512_setzero_pd, _mm512_setzero_ps,
     };
 
     use crate::dtype::Element;
@@ -292,7 +347,7 @@ mod x86 {
     /// `#[target_feature]` functions the kernel is inlined into), and `load` and `splat` a
     /// pointer valid for `LANES` elements and one element.
     pub(super) trait Reg: Copy {
-        type E: Copy + PartialOrd;
+        type E: Copy + PartialOrd + std::ops::Add<Output = Self::E>;
         const LANES: usize;
         unsafe fn zero() -> Self;
         unsafe fn load(p: *const Self::E) -> Self;
@@ -305,12 +360,14 @@ mod x86 {
         unsafe fn least(a: Self) -> (Self::E, Self);
         /// Bit `l` set where lane `l` of `a` equals that of `b`.
         unsafe fn equal(a: Self, b: Self) -> u32;
+        /// Bit `l` set where lane `l` of `a` is at most that of `b` (never for NaN).
+        unsafe fn at_most(a: Self, b: Self) -> u32;
     }
 
     /// Defines [`Reg`] for one register type from the functions doing each operation.
     macro_rules! reg {
         ($v:ty, $e:ty, $lanes:literal, $zero:ident, $load:ident, $splat:ident, $fma:ident,
-         $add:ident, $min:ident, $least:ident, $equal:ident) => {
+         $add:ident, $min:ident, $least:ident, $equal:ident, $at_most:ident) => {
             impl Reg for $v {
                 type E = $e;
                 const LANES: usize = $lanes;
@@ -354,6 +411,11 @@ mod x86 {
                     // SAFETY: register arithmetic.
                     unsafe { $equal(a, b) }
                 }
+                #[inline(always)]
+                unsafe fn at_most(a: Self, b: Self) -> u32 {
+                    // SAFETY: register arithmetic.
+                    unsafe { $at_most(a, b) }
+                }
             }
         };
     }
@@ -369,7 +431,8 @@ mod x86 {
         _mm256_add_ps,
         _mm256_min_ps,
         least8,
-        equal8
+        equal8,
+        at_most8
     );
     reg!(
         __m256d,
@@ -382,7 +445,8 @@ mod x86 {
         _mm256_add_pd,
         _mm256_min_pd,
         least4,
-        equal4
+        equal4,
+        at_most4
     );
     reg!(
         __m512,
@@ -395,7 +459,8 @@ mod x86 {
         _mm512_add_ps,
         _mm512_min_ps,
         least16,
-        equal16
+        equal16,
+        at_most16
     );
     reg!(
         __m512d,
@@ -408,7 +473,8 @@ mod x86 {
         _mm512_add_pd,
         _mm512_min_pd,
         least8d,
-        equal8d
+        equal8d,
+        at_most8d
     );
 
     #[inline(always)]
@@ -498,6 +564,30 @@ mod x86 {
         unsafe { u32::from(_mm512_cmp_pd_mask::<_CMP_EQ_OQ>(a, b)) }
     }
 
+    #[inline(always)]
+    unsafe fn at_most8(a: __m256, b: __m256) -> u32 {
+        // SAFETY: as in `equal8`.
+        unsafe { _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LE_OQ>(a, b)).cast_unsigned() }
+    }
+
+    #[inline(always)]
+    unsafe fn at_most4(a: __m256d, b: __m256d) -> u32 {
+        // SAFETY: as in `equal8`.
+        unsafe { _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LE_OQ>(a, b)).cast_unsigned() }
+    }
+
+    #[inline(always)]
+    unsafe fn at_most16(a: __m512, b: __m512) -> u32 {
+        // SAFETY: as in `equal16`.
+        unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, b)) }
+    }
+
+    #[inline(always)]
+    unsafe fn at_most8d(a: __m512d, b: __m512d) -> u32 {
+        // SAFETY: as in `equal16`.
+        unsafe { u32::from(_mm512_cmp_pd_mask::<_CMP_LE_OQ>(a, b)) }
+    }
+
     /// [`super::sq_distances`] with AVX2: eight rows at a time (eight chains of additions in
     /// flight), each feature converted to `f64`, broadcast, less the group's four candidates,
     /// squared and added (no fused multiply-add: the baseline's bits).
@@ -554,7 +644,7 @@ mod x86 {
     }
 
     /// The element types, with their registers at each width.
-    pub(super) trait Elem: Copy + PartialOrd {
+    pub(super) trait Elem: Copy + PartialOrd + std::ops::Add<Output = Self> {
         const INFINITY: Self;
         type Avx2: Reg<E = Self>;
         type Avx512: Reg<E = Self>;
@@ -573,8 +663,9 @@ mod x86 {
     }
 
     /// The nearest centre of each row of `x` (`best.len()` rows of `d`) into `best` (-1 where
-    /// none is below +∞), for centres packed `width` to a block for `level` (see
-    /// [`super::Centres`]).
+    /// none is below +∞), and how many centres are within `slack` of it into `near`, for
+    /// centres packed `width` to a block for `level` (see [`super::Centres`]).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn nearest<E: Elem>(
         x: &[E],
         d: usize,
@@ -582,69 +673,121 @@ mod x86 {
         norms: &[E],
         width: usize,
         level: Level,
+        slack: E,
         best: &mut [i32],
+        near: &mut [u32],
     ) {
         let blocks = norms.len() / width;
         assert!(
-            x.len() == best.len() * d && packed.len() == blocks * d * width && d > 0,
+            x.len() == best.len() * d
+                && packed.len() == blocks * d * width
+                && d > 0
+                && near.len() == best.len(),
             "rows and centres as packed"
         );
         match level {
             // SAFETY: the centres were packed for `level`, which `simd::level()` only returns
             // when this CPU has its features; the lengths were checked above.
-            Level::Avx512 => unsafe { avx512(x, d, packed, norms, width, best) },
+            Level::Avx512 => unsafe { avx512(x, d, packed, norms, width, slack, best, near) },
             // SAFETY: as above.
-            _ => unsafe { avx2(x, d, packed, norms, width, best) },
+            _ => unsafe { avx2(x, d, packed, norms, width, slack, best, near) },
         }
     }
 
     #[target_feature(enable = "avx2,fma")]
-    fn avx2<E: Elem>(x: &[E], d: usize, packed: &[E], norms: &[E], width: usize, best: &mut [i32]) {
+    #[allow(clippy::too_many_arguments)]
+    fn avx2<E: Elem>(
+        x: &[E],
+        d: usize,
+        packed: &[E],
+        norms: &[E],
+        width: usize,
+        slack: E,
+        best: &mut [i32],
+        near: &mut [u32],
+    ) {
         // Twelve accumulators (one register a row) or six rows of two, each FMA's four cycles of
         // latency covered twice over, in sixteen registers.
-        sweep::<E::Avx2, 12, 6>(x, d, packed, norms, width, best);
+        sweep::<E::Avx2, 12, 6>(x, d, packed, norms, width, slack, best, near);
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
     fn avx512<E: Elem>(
         x: &[E],
         d: usize,
         packed: &[E],
         norms: &[E],
         width: usize,
+        slack: E,
         best: &mut [i32],
+        near: &mut [u32],
     ) {
-        sweep::<E::Avx512, 16, 8>(x, d, packed, norms, width, best);
+        sweep::<E::Avx512, 16, 8>(x, d, packed, norms, width, slack, best, near);
     }
 
     /// Every block of centres against every row, `ONE` rows at a time for blocks of one
     /// register, `TWO` for blocks of two; the rows left over one by one.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn sweep<V: Reg, const ONE: usize, const TWO: usize>(
         x: &[V::E],
         d: usize,
         packed: &[V::E],
         norms: &[V::E],
         width: usize,
+        slack: V::E,
         best: &mut [i32],
+        near: &mut [u32],
     ) where
         V::E: Elem,
     {
         let n = best.len();
+        #[allow(clippy::disallowed_macros)] // one group of rows
         let mut least = vec![<V::E as Elem>::INFINITY; n];
         for (b, (pc, nb)) in
             packed.chunks_exact(d * width).zip(norms.chunks_exact(width)).enumerate()
         {
             let (pc, nb, base) = (pc.as_ptr(), nb.as_ptr(), b * width);
             // SAFETY: every row of `x` is in it, `pc` holds `d` blocks of `width` and `nb` one,
-            // and `least`, `best` have a place per row.
+            // and `least`, `best`, `near` have a place per row.
             unsafe {
                 let (xp, lp, bp) = (x.as_ptr(), least.as_mut_ptr(), best.as_mut_ptr());
+                let out = Out { least: lp, best: bp, near: near.as_mut_ptr(), slack };
                 if width == V::LANES {
-                    rows::<V, 1, ONE>(xp, n, d, pc, nb, base, lp, bp);
+                    rows::<V, 1, ONE>(xp, n, d, pc, nb, base, out);
                 } else {
                     debug_assert_eq!(width, 2 * V::LANES);
-                    rows::<V, 2, TWO>(xp, n, d, pc, nb, base, lp, bp);
+                    rows::<V, 2, TWO>(xp, n, d, pc, nb, base, out);
+                }
+            }
+        }
+    }
+
+    /// Where a block's findings go, per row from the first: the least value so far, its
+    /// centre, and how many centres are within `slack` of it.
+    #[derive(Clone, Copy)]
+    struct Out<E> {
+        least: *mut E,
+        best: *mut i32,
+        near: *mut u32,
+        slack: E,
+    }
+
+    impl<E> Out<E> {
+        /// The same, from row `i` on.
+        ///
+        /// # Safety
+        /// Row `i` has a place in each array.
+        #[inline(always)]
+        unsafe fn from(self, i: usize) -> Self {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                Out {
+                    least: self.least.add(i),
+                    best: self.best.add(i),
+                    near: self.near.add(i),
+                    slack: self.slack,
                 }
             }
         }
@@ -653,7 +796,6 @@ mod x86 {
     /// Every row of `x` (`n` of `d`) against one block of `NV` registers of centres, `MR` rows
     /// at a time, then the rows left over one by one.
     #[inline(always)]
-    #[allow(clippy::too_many_arguments)] // the pointers `block` takes, and the row count
     unsafe fn rows<V: Reg, const NV: usize, const MR: usize>(
         x: *const V::E,
         n: usize,
@@ -661,18 +803,17 @@ mod x86 {
         pc: *const V::E,
         nb: *const V::E,
         base: usize,
-        least: *mut V::E,
-        best: *mut i32,
+        out: Out<V::E>,
     ) {
         let mut i = 0;
-        // SAFETY: rows `i..i + MR` (or `i`) are in `x`, and `least`, `best` have room from `i`.
+        // SAFETY: rows `i..i + MR` (or `i`) are in `x`, and `out` has room from `i`.
         unsafe {
             while i + MR <= n {
-                block::<V, NV, MR>(x.add(i * d), d, pc, nb, base, least.add(i), best.add(i));
+                block::<V, NV, MR>(x.add(i * d), d, pc, nb, base, out.from(i));
                 i += MR;
             }
             while i < n {
-                block::<V, NV, 1>(x.add(i * d), d, pc, nb, base, least.add(i), best.add(i));
+                block::<V, NV, 1>(x.add(i * d), d, pc, nb, base, out.from(i));
                 i += 1;
             }
         }
@@ -680,7 +821,8 @@ mod x86 {
 
     /// `MR` rows from `x` against one block of `NV` registers of centres: for every feature
     /// each row's element is broadcast and multiplied into its accumulators, then the least of
-    /// `norm + acc` replaces the row's best so far when strictly below it.
+    /// `norm + acc` replaces the row's best so far when strictly below it, and the values
+    /// within the slack of the least are counted (anew when the least drops by more).
     #[inline(always)]
     unsafe fn block<V: Reg, const NV: usize, const MR: usize>(
         x: *const V::E,
@@ -688,9 +830,9 @@ mod x86 {
         pc: *const V::E,
         nb: *const V::E,
         base: usize,
-        least: *mut V::E,
-        best: *mut i32,
+        out: Out<V::E>,
     ) {
+        let Out { least, best, near, slack } = out;
         // SAFETY: the caller's pointers are valid as `sweep` states.
         unsafe {
             let mut acc = [[V::zero(); NV]; MR];
@@ -716,7 +858,14 @@ mod x86 {
                     m = V::min(m, dv);
                 }
                 let (value, all) = V::least(m);
-                if value < *least.add(r) {
+                let old = *least.add(r);
+                let limit = V::splat(&((if value < old { value } else { old }) + slack));
+                let mut within = 0u32;
+                for &dv in &dist {
+                    within += V::at_most(dv, limit).count_ones();
+                }
+                let near = near.add(r);
+                if value < old {
                     let mut mask = 0u32;
                     for (v, &dv) in dist.iter().enumerate() {
                         mask |= V::equal(dv, all) << (v * V::LANES);
@@ -725,6 +874,10 @@ mod x86 {
                         *least.add(r) = value;
                         *best.add(r) = (base + mask.trailing_zeros() as usize) as i32;
                     }
+                    *near =
+                        if value + slack < old { within } else { (*near).saturating_add(within) };
+                } else {
+                    *near = (*near).saturating_add(within);
                 }
             }
         }
@@ -760,9 +913,19 @@ mod tests {
                 (0..d).map(|f| (x[i * d + f].to_f64() - c[[j, f]].to_f64()).powi(2)).sum()
             };
             for level in Level::ALL.into_iter().filter(|l| l.supported()) {
-                let centres = Centres::for_level(&c, &norms, level);
+                let reach = (0..n)
+                    .map(|i| (0..d).map(|f| x[i * d + f].to_f64().powi(2)).sum::<f64>().sqrt())
+                    .fold(0.0, f64::max);
+                let centres = Centres::for_level(&c, &norms, reach, level).unwrap();
                 let mut labels = vec![-1; n];
-                assert_eq!(centres.nearest(&x, &mut labels), n);
+                let mut close = Vec::new();
+                let changed = centres.nearest(&x, &mut labels, &mut close);
+                // Close calls are counted apart; a row nearest to the duplicated centre is one.
+                assert_eq!(changed + close.len(), n);
+                for (i, &l) in labels.iter().enumerate() {
+                    let tied = k > 2 && l == 0;
+                    assert!(!tied || close.iter().any(|&(c, _)| c == i), "{level:?} row {i}");
+                }
                 for (i, &l) in labels.iter().enumerate() {
                     let l = usize::try_from(l).unwrap();
                     let least = (0..k).map(|j| dist(i, j)).fold(f64::INFINITY, f64::min);
@@ -770,7 +933,11 @@ mod tests {
                     assert!(dist(i, l) <= least + slack, "{level:?} n={n} k={k} d={d} row {i}");
                     assert!(l != k - 1 || k <= 2, "a tie goes to the lower centre");
                 }
-                assert_eq!(centres.nearest(&x, &mut labels), 0, "unchanged labels are not counted");
+                assert_eq!(
+                    centres.nearest(&x, &mut labels, &mut close),
+                    0,
+                    "unchanged labels are not counted"
+                );
             }
         }
     }
@@ -787,7 +954,7 @@ mod tests {
         let x: Vec<f32> = values(n * d, 3).into_iter().map(|v| v as f32).collect();
         let c = values(m * d, 4);
         let mut out = Vec::new();
-        let stride = sq_distances(&x, &c, d, &mut out);
+        let stride = sq_distances(&x, &c, d, &mut out).unwrap();
         assert_eq!((stride, out.len()), (8, 8 * n));
         for (t, i) in (0..m).flat_map(|t| (0..n).map(move |i| (t, i))) {
             let want: f64 = (0..d).map(|f| (f64::from(x[i * d + f]) - c[t * d + f]).powi(2)).sum();

@@ -22,7 +22,7 @@ use rayon::prelude::*;
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::pool;
+use crate::{mem, pool};
 
 /// A moving-window statistic.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,7 +87,7 @@ pub fn moving<T: Element>(
     w: &Window,
     cancel: &Cancel,
 ) -> Result<ArrayD<T::Float>> {
-    let mut out = ArrayD::from_elem(a.raw_dim(), T::float_from_f64(f64::NAN));
+    let mut out = mem::array(a.raw_dim(), T::float_from_f64(f64::NAN))?;
     moving_into(a, op, w, &mut out.view_mut(), cancel)?;
     Ok(out)
 }
@@ -143,8 +143,7 @@ pub fn moving_into<T: Element>(
         let seg = job.segment();
         let chunk = |(k, d): (usize, &mut [T::Float])| {
             cancel.check()?;
-            job.table_segment(&table, k * seg, d);
-            Ok::<_, Error>(())
+            job.table_segment(&table, k * seg, d)
         };
         if serial {
             dst.chunks_mut(seg * lanes).enumerate().try_for_each(chunk)?;
@@ -166,21 +165,22 @@ pub fn moving_into<T: Element>(
                 || (Vec::new(), Vec::new()),
                 |(tin, tout), (k, d)| {
                     cancel.check()?;
-                    job.segment_of(&x, k * seg, d, tin, tout);
-                    Ok(())
+                    job.segment_of(&x, k * seg, d, tin, tout)
                 },
             )
         });
     }
     let failed = Mutex::new(None);
     let one = |x: ArrayView1<'_, T>, mut o: ArrayViewMut1<'_, T::Float>| {
-        if cancel.check().is_err() {
-            *failed.lock().unwrap_or_else(PoisonError::into_inner) = Some(Error::Cancelled);
-            return;
-        }
         let (mut tin, mut tout) = (Vec::new(), Vec::new());
         for (k, d) in o.axis_chunks_iter_mut(Axis(0), seg).enumerate() {
-            job.segment_of(&x, k * seg, d, &mut tin, &mut tout);
+            // Polled per segment: a lane may be long.
+            if let Err(e) =
+                cancel.check().and_then(|()| job.segment_of(&x, k * seg, d, &mut tin, &mut tout))
+            {
+                failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+                return;
+            }
         }
     };
     let zip = Zip::from(a.lanes(Axis(axis))).and(out.lanes_mut(Axis(axis)));
@@ -214,23 +214,25 @@ impl Job {
         mut d: ArrayViewMut1<'_, T::Float>,
         tin: &mut Vec<T>,
         tout: &mut Vec<T::Float>,
-    ) {
+    ) -> Result<()> {
         let lo = start.saturating_sub(self.window);
         let part = x.slice(s![lo..start + d.len()]);
         let xs: &[T] = if let Some(xs) = part.to_slice() {
             xs
         } else {
             tin.clear();
+            mem::reserve(tin, part.len())?;
             tin.extend(part.iter().copied());
             tin
         };
         if let Some(ds) = d.as_slice_mut() {
-            self.run(xs, start - lo, ds);
+            self.run(xs, start - lo, ds)?;
         } else {
-            tout.resize(d.len(), T::float_from_f64(0.0));
-            self.run(xs, start - lo, tout);
+            mem::resize(tout, d.len(), T::float_from_f64(0.0))?;
+            self.run(xs, start - lo, tout)?;
             d.iter_mut().zip(tout.iter()).for_each(|(o, &v)| *o = v);
         }
+        Ok(())
     }
 
     /// Outputs per segment.
@@ -239,10 +241,11 @@ impl Job {
     }
 
     /// Writes outputs `start..start + out.len()` of the lane `xs`.
-    fn run<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+    fn run<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) -> Result<()> {
         match self.op {
             MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_) => {
                 self.sums(xs, start, out);
+                Ok(())
             }
             MoveOp::Min | MoveOp::ArgMin => self.extremes(xs, start, out, false),
             MoveOp::Max | MoveOp::ArgMax => self.extremes(xs, start, out, true),
@@ -253,10 +256,14 @@ impl Job {
     /// Median and rank. Windows up to [`SORTED_UP_TO`] values are kept sorted (a binary search
     /// and a short move a step); longer ones use [`Job::ranked_statistics`], O(log window) a
     /// step. Both order values as `f64::total_cmp` does, so they give the same bits.
-    fn order_statistics<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+    fn order_statistics<T: Element>(
+        self,
+        xs: &[T],
+        start: usize,
+        out: &mut [T::Float],
+    ) -> Result<()> {
         if self.window > SORTED_UP_TO {
-            self.ranked_statistics(xs, start, out);
-            return;
+            return self.ranked_statistics(xs, start, out);
         }
         let w = self.window;
         // Values as integers in `total_cmp` order: branch-free comparisons in the searches.
@@ -267,6 +274,7 @@ impl Job {
         let value = |k: i64| {
             f64::from_bits((k ^ ((k >> 63).cast_unsigned() >> 1).cast_signed()).cast_unsigned())
         };
+        #[allow(clippy::disallowed_methods)] // at most SORTED_UP_TO + 1
         let mut sorted: Vec<i64> = Vec::with_capacity(w + 1);
         let at = |sorted: &[i64], k: i64| sorted.partition_point(|&y| y < k);
         for &x in &xs[start.saturating_sub(w)..start] {
@@ -312,6 +320,7 @@ impl Job {
             *o =
                 T::float_from_f64(self.order_value(sorted.len(), |k| value(sorted[k - 1]), newest));
         }
+        Ok(())
     }
 
     /// The median or rank output of a window of `count` values, from its `k`-th smallest value
@@ -347,26 +356,39 @@ impl Job {
     /// the window is a Fenwick tree of counts over them, so that each step (add one, drop one,
     /// find the middle or count the smaller) takes O(log n) for a segment of n values (at most
     /// four windows here, so O(log window)).
-    fn ranked_statistics<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
+    fn ranked_statistics<T: Element>(
+        self,
+        xs: &[T],
+        start: usize,
+        out: &mut [T::Float],
+    ) -> Result<()> {
         let w = self.window;
         let lo = start.saturating_sub(w);
         let part = &xs[lo..start + out.len()];
-        let mut order: Vec<(f64, u32)> = (0..part.len() as u32)
-            .filter(|&i| !part[i as usize].is_nan())
-            .map(|i| (part[i as usize].to_f64(), i))
-            .collect();
+        if u32::try_from(part.len()).is_err() {
+            return Err(Error::Invalid(format!(
+                "move_median and move_rank take windows of at most {} values",
+                u32::MAX / 5
+            )));
+        }
+        let mut order: Vec<(f64, u32)> = mem::collect(
+            part.len(),
+            (0..part.len() as u32)
+                .filter(|&i| !part[i as usize].is_nan())
+                .map(|i| (part[i as usize].to_f64(), i)),
+        )?;
         order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         // Identical values share a slot of the tree: `slot[i]` for element `i`, `value[k]` of slot
         // `k` (the two zeros keep two slots, as `total_cmp` orders them).
-        let mut slot = vec![u32::MAX; part.len()];
-        let mut value: Vec<f64> = Vec::with_capacity(order.len());
+        let mut slot = mem::filled(part.len(), u32::MAX)?;
+        let mut value: Vec<f64> = mem::with_capacity(order.len())?;
         for &(v, i) in &order {
             if value.last().map(|l| l.to_bits()) != Some(v.to_bits()) {
                 value.push(v);
             }
             slot[i as usize] = (value.len() - 1) as u32;
         }
-        let mut tree = Fenwick::new(value.len());
+        let mut tree = Fenwick::new(value.len())?;
         let step = |tree: &mut Fenwick, i: usize, add: bool| {
             if slot[i] != u32::MAX {
                 tree.add(slot[i] as usize, add);
@@ -393,39 +415,60 @@ impl Job {
             };
             *o = T::float_from_f64(self.order_value(tree.count, |k| value[tree.kth(k)], newest));
         }
+        Ok(())
     }
 
     /// Sum, mean, variance and standard deviation from running shifted sums.
+    ///
+    /// Values so large that their squares or sums could overflow (beyond [`HUGE`]) are scaled
+    /// by a power of two first, and the results scaled back (exactly): an intermediate never
+    /// overflows where the result is representable (a mean of 1e308 and -1e308 is 0, not
+    /// -inf), and overflows only where the result itself does (the sum of 1e308 and 1e308).
     fn sums<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float]) {
         let w = self.window;
         let (first, lo, end) =
             (start.saturating_sub(w - 1), start.saturating_sub(w), start + out.len());
-        // The first finite value of the output windows; when every value is finite (one pass
-        // tells), simply the first.
-        let finite = xs[lo..end].iter().all(|x| x.to_f64().is_finite());
-        let shift = if finite {
-            xs[first].to_f64()
+        // One pass: whether every value is finite, and the largest finite magnitude.
+        let (finite, largest) = xs[lo..end].iter().fold((true, 0.0f64), |(ok, m), x| {
+            let v = x.to_f64().abs();
+            let fin = v <= f64::MAX;
+            (ok & fin, if fin && v > m { v } else { m })
+        });
+        let (scale, unscale) = if largest >= HUGE {
+            let e = largest.log2().floor() as i32;
+            (2f64.powi(-e), 2f64.powi(e))
         } else {
-            xs[first..end].iter().map(|x| x.to_f64()).find(|v| v.is_finite()).unwrap_or(0.0)
+            (1.0, 1.0)
+        };
+        // The first finite value of the output windows; when every value is finite, simply the
+        // first.
+        let shift = if finite {
+            xs[first].to_f64() * scale
+        } else {
+            xs[first..end].iter().map(|x| x.to_f64()).find(|v| v.is_finite()).unwrap_or(0.0) * scale
         };
         if finite {
-            let (xs, o) = (xs, &mut *out);
+            let (o, u) = (&mut *out, unscale);
+            // Values read as they are, or scaled: two loops, so the common one has no multiply.
+            macro_rules! f {
+                ($value:expr) => {
+                    if scale == 1.0 {
+                        self.finite_sums(xs, start, o, shift, |x: T| x.to_f64(), &$value)
+                    } else {
+                        self.finite_sums(xs, start, o, shift, |x: T| x.to_f64() * scale, &$value)
+                    }
+                };
+            }
             match self.op {
-                MoveOp::Sum => self.finite_sums(xs, start, o, shift, |n, s1, _| shift * n + s1),
-                MoveOp::Mean => self.finite_sums(xs, start, o, shift, |n, s1, _| shift + s1 / n),
-                MoveOp::Var(d) => {
-                    self.finite_sums(xs, start, o, shift, |n, s1, s2| variance(n, s1, s2, d));
-                }
-                MoveOp::Std(d) => {
-                    self.finite_sums(xs, start, o, shift, |n, s1, s2| {
-                        variance(n, s1, s2, d).sqrt()
-                    });
-                }
+                MoveOp::Sum => f!(|n, s1, _| (shift * n + s1) * u),
+                MoveOp::Mean => f!(|n, s1, _| (shift + s1 / n) * u),
+                MoveOp::Var(d) => f!(|n, s1, s2| variance(n, s1, s2, d) * u * u),
+                MoveOp::Std(d) => f!(|n, s1, s2| variance(n, s1, s2, d).sqrt() * u),
                 _ => unreachable!("only sums here"),
             }
             return;
         }
-        let mut s = Sums { shift, ..Sums::default() };
+        let mut s = Sums { shift, scale, ..Sums::default() };
         for &x in &xs[lo..start] {
             s.add(x.to_f64());
         }
@@ -451,41 +494,46 @@ impl Job {
 
     /// Output rows `start..` (as many as `out` holds) of a table whose columns are the lanes:
     /// the same values, bit for bit, as each column reduced alone.
-    fn table_segment<T: Element>(self, t: &ArrayView2<'_, T>, start: usize, out: &mut [T::Float]) {
+    fn table_segment<T: Element>(
+        self,
+        t: &ArrayView2<'_, T>,
+        start: usize,
+        out: &mut [T::Float],
+    ) -> Result<()> {
         let (w, m) = (self.window, t.ncols());
         let rows = out.len() / m;
         let lo = start.saturating_sub(w);
         let part = t.slice(s![lo..start + rows, ..]);
         let sums = matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_));
-        if sums && part.iter().all(|x| x.to_f64().is_finite()) {
+        if sums && part.iter().all(|x| x.to_f64().abs() < HUGE) {
             let first = t.row(start.saturating_sub(w - 1));
-            let shift: Vec<f64> = first.iter().map(|x| x.to_f64()).collect();
+            let shift: Vec<f64> = mem::collect(m, first.iter().map(|x| x.to_f64()))?;
             let (first, o, sh) = (start - lo, &mut *out, &shift);
-            match self.op {
+            return match self.op {
                 MoveOp::Sum => self.table_sums(&part, first, o, sh, |c, n, s1, _| c * n + s1),
                 MoveOp::Mean => self.table_sums(&part, first, o, sh, |c, n, s1, _| c + s1 / n),
                 MoveOp::Var(d) => {
-                    self.table_sums(&part, first, o, sh, |_, n, s1, s2| variance(n, s1, s2, d));
+                    self.table_sums(&part, first, o, sh, |_, n, s1, s2| variance(n, s1, s2, d))
                 }
                 MoveOp::Std(d) => {
                     let f = |_, n, s1, s2| variance(n, s1, s2, d).sqrt();
-                    self.table_sums(&part, first, o, sh, f);
+                    self.table_sums(&part, first, o, sh, f)
                 }
                 _ => unreachable!("only sums here"),
-            }
-            return;
+            };
         }
         // Column by column, each from a copy of its part of the table.
-        let mut xs = Vec::with_capacity(part.nrows());
-        let mut ys = vec![T::float_from_f64(0.0); rows];
+        let mut xs = mem::with_capacity(part.nrows())?;
+        let mut ys = mem::filled(rows, T::float_from_f64(0.0))?;
         for (j, col) in part.columns().into_iter().enumerate() {
             xs.clear();
             xs.extend(col.iter().copied());
-            self.run(&xs, start - lo, &mut ys);
+            self.run(&xs, start - lo, &mut ys)?;
             for (r, &y) in ys.iter().enumerate() {
                 out[r * m + j] = y;
             }
         }
+        Ok(())
     }
 
     /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the
@@ -499,9 +547,9 @@ impl Job {
         out: &mut [T::Float],
         shift: &[f64],
         value: impl Fn(f64, f64, f64, f64) -> f64,
-    ) {
+    ) -> Result<()> {
         let (w, m) = (self.window, part.ncols());
-        let (mut s1, mut s2) = (vec![0.0f64; m], vec![0.0f64; m]);
+        let (mut s1, mut s2) = (mem::filled(m, 0.0f64)?, mem::filled(m, 0.0f64)?);
         let row = |i: usize| part.row(i);
         for i in 0..first {
             for (j, &x) in row(i).iter().enumerate() {
@@ -539,6 +587,7 @@ impl Job {
                 o[j] = T::float_from_f64(v);
             }
         }
+        Ok(())
     }
 
     /// [`Job::sums`] for a stretch without NaN or infinity: every window past the first `window`
@@ -551,19 +600,20 @@ impl Job {
         start: usize,
         out: &mut [T::Float],
         shift: f64,
-        value: impl Fn(f64, f64, f64) -> f64,
+        read: impl Fn(T) -> f64,
+        value: &impl Fn(f64, f64, f64) -> f64,
     ) {
         let w = self.window;
         let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for x in &xs[start.saturating_sub(w)..start] {
-            let d = x.to_f64() - shift;
+        for &x in &xs[start.saturating_sub(w)..start] {
+            let d = read(x) - shift;
             s1 += d;
             s2 += d * d;
         }
         for (i, o) in (start..).zip(out.iter_mut()) {
-            let new = xs[i].to_f64() - shift;
+            let new = read(xs[i]) - shift;
             let n = if i >= w {
-                let old = xs[i - w].to_f64() - shift;
+                let old = read(xs[i - w]) - shift;
                 s1 += new - old;
                 s2 += (new - old) * (new + old);
                 w
@@ -581,7 +631,13 @@ impl Job {
     /// and only then is the window scanned again: on most data the best lives long and this
     /// costs a comparison per step. Data that makes the scans too frequent (a steady trend)
     /// hand the rest of the segment to the monotone deque, linear whatever the data.
-    fn extremes<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float], max: bool) {
+    fn extremes<T: Element>(
+        self,
+        xs: &[T],
+        start: usize,
+        out: &mut [T::Float],
+        max: bool,
+    ) -> Result<()> {
         let w = self.window;
         // `x` replaces a best it beats or ties (the newest wins ties, as in bottleneck).
         let beats = |x: T, y: T| if max { !x.less(y) } else { !y.less(x) };
@@ -603,8 +659,7 @@ impl Job {
         let mut scanned = 0usize;
         for (k, i) in (start..start + out.len()).enumerate() {
             if scanned > 4 * k + 2 * w {
-                self.deque_extremes(xs, i, &mut out[k..], max);
-                return;
+                return self.deque_extremes(xs, i, &mut out[k..], max);
             }
             let x = xs[i];
             if !x.is_nan() {
@@ -625,6 +680,7 @@ impl Job {
             }
             out[k] = T::float_from_f64(self.extreme_value(xs, i, best, count));
         }
+        Ok(())
     }
 
     /// What the output at `i` is, given the index of the window's best value.
@@ -645,10 +701,19 @@ impl Job {
     }
 
     /// [`Job::extremes`] from a monotone deque of indices.
-    fn deque_extremes<T: Element>(self, xs: &[T], start: usize, out: &mut [T::Float], max: bool) {
+    fn deque_extremes<T: Element>(
+        self,
+        xs: &[T],
+        start: usize,
+        out: &mut [T::Float],
+        max: bool,
+    ) -> Result<()> {
         let w = self.window;
         let beats = |x: T, y: T| if max { !x.less(y) } else { !y.less(x) };
-        let mut deque: VecDeque<usize> = VecDeque::with_capacity(w.min(out.len() + w));
+        let mut deque: VecDeque<usize> = VecDeque::new();
+        deque
+            .try_reserve(w.min(out.len() + w))
+            .map_err(|_| Error::Memory { count: w, itemsize: size_of::<usize>() })?;
         let mut count = 0usize;
         let push = |deque: &mut VecDeque<usize>, count: &mut usize, i: usize| {
             let x = xs[i];
@@ -677,6 +742,7 @@ impl Job {
             }
             *o = T::float_from_f64(self.extreme_value(xs, i, deque.front().copied(), count));
         }
+        Ok(())
     }
 }
 
@@ -689,8 +755,8 @@ struct Fenwick {
 }
 
 impl Fenwick {
-    fn new(n: usize) -> Self {
-        Fenwick { t: vec![0; n + 1], count: 0 }
+    fn new(n: usize) -> Result<Self> {
+        Ok(Fenwick { t: mem::filled(n + 1, 0)?, count: 0 })
     }
 
     /// Adds (or removes) one count at slot `k`.
@@ -732,10 +798,12 @@ impl Fenwick {
     }
 }
 
-/// Running sums of the finite values of a window, shifted by `shift`, and counts of the rest.
+/// Running sums of the finite values of a window, scaled by `scale` (a power of two) and
+/// shifted by `shift`, and counts of the rest.
 #[derive(Default)]
 struct Sums {
     shift: f64,
+    scale: f64,
     /// Values that are not NaN.
     count: usize,
     s1: f64,
@@ -752,7 +820,7 @@ impl Sums {
         }
         self.count += 1;
         if v.is_finite() {
-            let d = v - self.shift;
+            let d = v * self.scale - self.shift;
             self.s1 += d;
             self.s2 += d * d;
         } else if v > 0.0 {
@@ -769,7 +837,7 @@ impl Sums {
         }
         self.count -= 1;
         if v.is_finite() {
-            let d = v - self.shift;
+            let d = v * self.scale - self.shift;
             self.s1 -= d;
             self.s2 -= d * d;
         } else if v > 0.0 {
@@ -793,25 +861,35 @@ impl Sums {
     }
 
     fn sum(&self) -> f64 {
-        self.infinite().unwrap_or_else(|| self.shift * self.finite() as f64 + self.s1)
+        self.infinite()
+            .unwrap_or_else(|| (self.shift * self.finite() as f64 + self.s1) / self.scale)
     }
 
     fn mean(&self) -> f64 {
-        self.infinite().unwrap_or_else(|| self.shift + self.s1 / self.count as f64)
+        self.infinite().unwrap_or_else(|| (self.shift + self.s1 / self.count as f64) / self.scale)
     }
 
     fn var(&self, ddof: f64) -> f64 {
         if self.infinite().is_some() {
             return f64::NAN;
         }
-        variance(self.count as f64, self.s1, self.s2, ddof)
+        variance(self.count as f64, self.s1, self.s2, ddof) / self.scale / self.scale
     }
 }
 
-/// The variance of `n` values from their shifted sum and sum of squares (never negative).
+/// Magnitudes from which the running sums scale values down first: `window · (2·HUGE)²` stays
+/// far below `f64::MAX` for any window that fits in memory.
+const HUGE: f64 = 3.1e144; // about 2^480
+
+/// The variance of `n` values from their shifted sum and sum of squares: never negative, NaN
+/// where the sums are (never a finite number from sums that overflowed), infinite or NaN for
+/// `n - ddof <= 0` as NumPy's, NaN for a NaN `ddof`.
 #[inline]
 fn variance(n: f64, s1: f64, s2: f64, ddof: f64) -> f64 {
-    (s2 - s1 * s1 / n).max(0.0) / (n - ddof).max(0.0)
+    let m2 = s2 - s1 * s1 / n;
+    let dof = n - ddof;
+    // Comparisons keep NaN where `max` would turn it into zero.
+    (if m2 < 0.0 { 0.0 } else { m2 }) / (if dof < 0.0 { 0.0 } else { dof })
 }
 
 #[cfg(test)]

@@ -1,6 +1,15 @@
 //! The thread pool nocopy's kernels run on, separate from rayon's global pool.
+//!
+//! A process that forks (Python's `multiprocessing` with the `fork` start method, data loaders)
+//! copies the pool's bookkeeping into the child but none of its threads: a kernel handing work
+//! to them would wait for ever. An at-fork handler counts forks, and a pool made before the
+//! last fork is left behind (never dropped: its threads do not exist to be stopped) for a new
+//! one of the same size. The pool's lock is held across `fork()` itself, so that the child
+//! never inherits it locked by a thread it does not have.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockWriteGuard};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -8,8 +17,52 @@ use crate::error::{Error, Result};
 
 /// Environment variable that sets the number of threads when the pool is first used.
 pub const ENV_THREADS: &str = "NOCOPY_NUM_THREADS";
+/// The most threads a pool may have. Each thread reserves a stack, and the kernels gain nothing
+/// from more threads than cores; a bound keeps a mistyped count (10⁶) from spawning threads
+/// until the system gives out.
+pub const MAX_THREADS: usize = 1024;
 
-static POOL: RwLock<Option<Arc<ThreadPool>>> = RwLock::new(None);
+/// The pool, and the fork generation it was made in.
+struct Slot {
+    pool: Arc<ThreadPool>,
+    generation: u64,
+}
+
+static POOL: RwLock<Option<Slot>> = RwLock::new(None);
+/// Forks so far (in this process's line of descent).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The pool's lock, held by the forking thread from just before `fork()` to just after.
+    static HELD: RefCell<Option<RwLockWriteGuard<'static, Option<Slot>>>> =
+        const { RefCell::new(None) };
+}
+
+#[cfg(unix)]
+fn watch_forks() {
+    extern "C" fn prepare() {
+        let guard = POOL.write().unwrap_or_else(PoisonError::into_inner);
+        HELD.with(|h| *h.borrow_mut() = Some(guard));
+    }
+    extern "C" fn parent() {
+        HELD.with(|h| drop(h.borrow_mut().take()));
+    }
+    extern "C" fn child() {
+        FORKS.fetch_add(1, Ordering::SeqCst);
+        HELD.with(|h| drop(h.borrow_mut().take()));
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the handlers only lock, unlock and count; they are registered once.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::pthread_atfork(Some(prepare), Some(parent), Some(child));
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_forks() {}
 
 fn default_threads() -> usize {
     std::env::var(ENV_THREADS)
@@ -17,6 +70,7 @@ fn default_threads() -> usize {
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get))
+        .min(MAX_THREADS)
 }
 
 fn build(threads: usize) -> Result<Arc<ThreadPool>> {
@@ -29,17 +83,31 @@ fn build(threads: usize) -> Result<Arc<ThreadPool>> {
 }
 
 fn pool() -> Arc<ThreadPool> {
-    if let Some(p) = POOL.read().unwrap_or_else(PoisonError::into_inner).as_ref() {
-        return Arc::clone(p);
+    let generation = FORKS.load(Ordering::SeqCst);
+    if let Some(slot) = POOL.read().unwrap_or_else(PoisonError::into_inner).as_ref()
+        && slot.generation == generation
+    {
+        return Arc::clone(&slot.pool);
     }
+    watch_forks();
     let mut slot = POOL.write().unwrap_or_else(PoisonError::into_inner);
-    if let Some(p) = slot.as_ref() {
-        return Arc::clone(p);
-    }
-    let p = build(default_threads())
-        .or_else(|_| build(1))
-        .expect("a one-thread pool can always be built");
-    *slot = Some(Arc::clone(&p));
+    let threads = match slot.take() {
+        Some(s) if s.generation == generation => {
+            let pool = Arc::clone(&s.pool);
+            *slot = Some(s);
+            return pool;
+        }
+        Some(stale) => {
+            // Made before a fork: its threads are in the parent. Left behind, never dropped
+            // (dropping would signal threads this process does not have).
+            let threads = stale.pool.current_num_threads();
+            std::mem::forget(stale);
+            threads
+        }
+        None => default_threads(),
+    };
+    let p = build(threads).or_else(|_| build(1)).expect("a one-thread pool can always be built");
+    *slot = Some(Slot { pool: Arc::clone(&p), generation });
     p
 }
 
@@ -49,13 +117,21 @@ pub fn num_threads() -> usize {
     pool().current_num_threads()
 }
 
-/// Sets the number of threads kernels use from now on (at least 1).
+/// Sets the number of threads kernels use from now on (1 to [`MAX_THREADS`]).
 pub fn set_num_threads(threads: usize) -> Result<()> {
-    if threads == 0 {
-        return Err(Error::Invalid("the number of threads must be at least 1".into()));
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Error::Invalid(format!(
+            "the number of threads must be at least 1 and at most {MAX_THREADS}, not {threads}"
+        )));
     }
+    watch_forks();
     let p = build(threads)?;
-    *POOL.write().unwrap_or_else(PoisonError::into_inner) = Some(p);
+    let generation = FORKS.load(Ordering::SeqCst);
+    let mut slot = POOL.write().unwrap_or_else(PoisonError::into_inner);
+    if let Some(stale) = slot.take().filter(|s| s.generation != generation) {
+        std::mem::forget(stale);
+    }
+    *slot = Some(Slot { pool: p, generation });
     Ok(())
 }
 
@@ -110,8 +186,12 @@ mod tests {
     }
 
     #[test]
-    fn zero_threads_is_refused() {
+    fn thread_counts_out_of_bounds_are_refused_at_once() {
         assert!(set_num_threads(0).is_err());
+        let start = std::time::Instant::now();
+        assert!(set_num_threads(1_000_000).is_err());
+        assert!(set_num_threads(usize::MAX).is_err());
+        assert!(start.elapsed() < std::time::Duration::from_millis(100));
         assert!(num_threads() >= 1);
     }
 }

@@ -12,16 +12,17 @@
 //! `float32` when NumPy's result is `float32`; results are NumPy's to the bit.
 
 use std::cmp::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
 use crate::dtype::{DType, Element};
 use crate::engine::Lanes;
 use crate::error::{Error, Result};
-use crate::pool;
 use crate::reduce::Axes;
+use crate::{mem, pool};
 
 /// How a quantile between two order statistics is found (NumPy's `method`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,9 +171,29 @@ struct Arith {
     input_single: bool,
     /// The result is `float32`.
     single: bool,
+    /// How many values of the whole lane each value read stands for: the product of the
+    /// lane's zero-stride axes (a broadcast), which are read once.
+    repeats: usize,
 }
 
 impl Arith {
+    /// The picks for a lane of `n` values read (each standing for [`Arith::repeats`]): those
+    /// of the whole lane, their ranks divided by the repeats. Sorted, the whole lane is each
+    /// value read, repeated, so rank `r` holds the value of rank `r / repeats` among those read.
+    fn plan(&self, stat: Stat<'_>, n: usize, picks: &mut Vec<Pick>) {
+        plan(stat, n * self.repeats, picks);
+        if self.repeats > 1 {
+            let k = self.repeats;
+            for p in picks.iter_mut() {
+                *p = match *p {
+                    Pick::Take(r) => Pick::Take(r / k),
+                    Pick::Lerp { lo, hi, t } => Pick::Lerp { lo: lo / k, hi: hi / k, t },
+                    Pick::Mean(lo, hi) => Pick::Mean(lo / k, hi / k),
+                };
+            }
+        }
+    }
+
     #[allow(clippy::cast_possible_truncation)]
     fn r(&self, x: f64) -> f64 {
         if self.single { f64::from(x as f32) } else { x }
@@ -288,26 +309,38 @@ pub fn quantile<T: Element>(
     {
         return Err(Error::Invalid("Quantiles must be in the range [0, 1]".into()));
     }
-    let reduced = axes.mask(a.ndim())?;
-    let lanes = Lanes::new(a, &reduced);
+    let mut reduced = axes.mask(a.ndim())?;
+    // A reduced axis of stride zero repeats every value along it: it is read once, and its
+    // length counted in the ranks (a median of 2⁴⁰ broadcast zeros reads one zero).
+    let mut view = a.clone();
+    let mut repeats = 1usize;
+    for i in (0..view.ndim()).rev() {
+        if reduced[i] && view.len_of(Axis(i)) > 1 && view.strides()[i] == 0 {
+            repeats *= view.len_of(Axis(i));
+            view.index_axis_inplace(Axis(i), 0);
+            reduced.remove(i);
+        }
+    }
+    let lanes = Lanes::new(&view, &reduced);
     let discrete = matches!(spec.stat, Stat::Quantiles(_, m) if m.is_discrete());
     if discrete {
-        let (shape, values, empty) = run::<T, Own<T>>(&lanes, spec, cancel)?;
-        let values = values.into_iter().map(|o| o.0).collect();
-        return Ok(Outcome { values: Quantiled::Same(shaped(&shape, values)), empty_lane: empty });
+        let (shape, values, empty) = run::<T, Own<T>>(&lanes, spec, repeats, cancel)?;
+        let values = mem::collect(values.len(), values.into_iter().map(|o| o.0))?;
+        return Ok(Outcome { values: Quantiled::Same(shaped(&shape, values)?), empty_lane: empty });
     }
-    let (shape, values, empty) = run::<T, f64>(&lanes, spec, cancel)?;
-    Ok(Outcome { values: Quantiled::Float(shaped(&shape, values)), empty_lane: empty })
+    let (shape, values, empty) = run::<T, f64>(&lanes, spec, repeats, cancel)?;
+    Ok(Outcome { values: Quantiled::Float(shaped(&shape, values)?), empty_lane: empty })
 }
 
-fn shaped<O>(shape: &[usize], values: Vec<O>) -> ArrayD<O> {
-    ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per output element")
+fn shaped<O>(shape: &[usize], values: Vec<O>) -> Result<ArrayD<O>> {
+    mem::shaped(IxDyn(shape), values)
 }
 
 /// Results in output order (quantile-major), their shape, and whether a lane was empty.
 fn run<T: Element, O: Sink<T>>(
     lanes: &Lanes<'_, T>,
     spec: &Spec<'_>,
+    repeats: usize,
     cancel: &Cancel,
 ) -> Result<(Vec<usize>, Vec<O>, bool)> {
     let n_lanes: usize = lanes.out_shape.iter().product();
@@ -315,9 +348,12 @@ fn run<T: Element, O: Sink<T>>(
         Stat::Quantiles(qs, _) => qs.len(),
         Stat::Median => 1,
     };
-    let arith = Arith { input_single: T::DTYPE == DType::F32, single: spec.single };
+    let arith = Arith { input_single: T::DTYPE == DType::F32, single: spec.single, repeats };
     // Lane-major while computing: each lane's results are adjacent.
-    let mut by_lane = vec![O::nan(); n_lanes * per_lane];
+    let total = n_lanes.checked_mul(per_lane).ok_or_else(|| Error::TooBig {
+        shape: [per_lane].iter().chain(&lanes.out_shape).copied().collect(),
+    })?;
+    let mut by_lane = mem::filled(total, O::nan())?;
     let mut empty = false;
     if per_lane > 0 && n_lanes > 0 {
         if lanes.lane_len >= LONG {
@@ -332,7 +368,7 @@ fn run<T: Element, O: Sink<T>>(
                 for (i, slots) in chunk.chunks_mut(per_lane).enumerate() {
                     let lane = lanes.lane(k * lanes_per_task + i);
                     st.buf.clear();
-                    let has_nan = copy_lane(&lane, spec.skipna, &mut st.buf);
+                    let has_nan = copy_lane(&lane, spec.skipna, &mut st.buf)?;
                     empty |= short_lane(st, spec, &arith, has_nan, slots);
                 }
                 Ok::<_, Error>(empty)
@@ -353,13 +389,13 @@ fn run<T: Element, O: Sink<T>>(
             };
         }
     }
-    let mut shape = Vec::with_capacity(lanes.out_shape.len() + 1);
+    let mut shape = Vec::new();
     if matches!(spec.stat, Stat::Quantiles(..)) {
         shape.push(per_lane);
     }
     shape.extend(&lanes.out_shape);
     // Quantile-major, as NumPy prepends the quantiles' axis.
-    let mut values = Vec::with_capacity(by_lane.len());
+    let mut values = mem::with_capacity(by_lane.len())?;
     for i in 0..per_lane {
         values.extend(by_lane.iter().skip(i).step_by(per_lane.max(1)));
     }
@@ -380,7 +416,8 @@ impl<T> Default for State<T> {
 }
 
 /// Appends the lane's values to `buf` (without NaN when `skipna`); whether a NaN was seen.
-fn copy_lane<T: Element>(lane: &ArrayViewD<'_, T>, skipna: bool, buf: &mut Vec<T>) -> bool {
+fn copy_lane<T: Element>(lane: &ArrayViewD<'_, T>, skipna: bool, buf: &mut Vec<T>) -> Result<bool> {
+    mem::reserve(buf, lane.len())?;
     let mut has_nan = false;
     let mut push = |x: T| {
         let nan = x.is_nan();
@@ -392,13 +429,13 @@ fn copy_lane<T: Element>(lane: &ArrayViewD<'_, T>, skipna: bool, buf: &mut Vec<T
     if let Some(xs) = lane.as_slice_memory_order() {
         if !skipna {
             buf.extend_from_slice(xs);
-            return xs.iter().any(|x| x.is_nan());
+            return Ok(xs.iter().any(|x| x.is_nan()));
         }
         xs.iter().copied().for_each(&mut push);
     } else {
         lane.iter().copied().for_each(&mut push);
     }
-    has_nan
+    Ok(has_nan)
 }
 
 /// Results of a lane copied into `st.buf`; whether it had no value.
@@ -413,7 +450,7 @@ fn short_lane<T: Element, O: Sink<T>>(
         slots.fill(O::nan());
         return st.buf.is_empty();
     }
-    plan(spec.stat, st.buf.len(), &mut st.picks);
+    arith.plan(spec.stat, st.buf.len(), &mut st.picks);
     ranks_of(&st.picks, &mut st.ranks);
     select(&mut st.buf, &st.ranks);
     let buf = &st.buf;
@@ -432,66 +469,111 @@ struct Bracket {
 }
 
 /// What a bracketed pass found in (part of) a lane.
+///
+/// Per bracket `lo..=hi`: the values below it, the values equal to either end (counted, not
+/// kept: a lane of one repeated value keeps nothing), and the values strictly inside (kept,
+/// up to a shared budget; past it the pass is abandoned and the lane copied whole).
 struct Tally<T> {
     nan: usize,
-    /// Per bracket: values below its low end, and the values inside it.
     below: Vec<usize>,
+    at_lo: Vec<usize>,
+    at_hi: Vec<usize>,
     inside: Vec<Vec<T>>,
+}
+
+/// Values kept so far by every tally of a pass, against its budget.
+struct Budget {
+    kept: AtomicUsize,
+    limit: usize,
 }
 
 impl<T: Element> Tally<T> {
     fn new(k: usize) -> Self {
-        Tally { nan: 0, below: vec![0; k], inside: vec![Vec::new(); k] }
+        Tally {
+            nan: 0,
+            below: std::iter::repeat_n(0, k).collect(),
+            at_lo: std::iter::repeat_n(0, k).collect(),
+            at_hi: std::iter::repeat_n(0, k).collect(),
+            inside: std::iter::repeat_with(Vec::new).take(k).collect(),
+        }
     }
 
     /// Counts and keeps the values of `xs` for brackets `ends` (unbounded ends as infinities,
     /// or the integer type's extremes). Groups of values are tested without branches; only a
-    /// group with a value inside a bracket (a few percent) is looked at one by one.
+    /// group with a value strictly inside a bracket (a few percent) is looked at one by one.
+    /// Fails when the budget is spent (or its memory cannot be had).
     #[inline]
-    fn add(&mut self, ends: &[(T, T)], xs: &[T]) {
+    fn add(&mut self, ends: &[(T, T)], xs: &[T], budget: &Budget) -> Result<()> {
         const GROUP: usize = 8;
         self.nan += xs.iter().filter(|x| x.is_nan()).count();
         for (k, &(lo, hi)) in ends.iter().enumerate() {
-            // NaN is neither below nor above: it shows as inside and is dropped there.
-            let inside = |x: T| !x.less(lo) & !hi.less(x);
-            // Without branches: every value is written, the count moves past the kept ones.
-            let mut keep = |c: &[T]| {
+            let one_value = !lo.less(hi);
+            // NaN compares as neither below nor above anything: it is kept out by `is_nan`.
+            let inside = |x: T| lo.less(x) & x.less(hi);
+            let equal = |x: T, e: T| !x.less(e) & !e.less(x) & !x.is_nan();
+            let (mut below, mut at_lo, mut at_hi, mut kept) = (0, 0, 0, 0);
+            let inside_k = &mut self.inside[k];
+            let mut keep = |c: &[T]| -> Result<()> {
                 let mut tmp = [lo; GROUP];
                 let mut n = 0;
                 for &x in c {
                     tmp[n] = x;
-                    n += usize::from(inside(x) & !x.is_nan());
+                    n += usize::from(inside(x));
                 }
-                self.inside[k].extend_from_slice(&tmp[..n]);
+                kept += n;
+                mem::reserve(inside_k, n)?;
+                inside_k.extend_from_slice(&tmp[..n]);
+                Ok(())
             };
-            let mut below = 0;
             let groups = xs.chunks_exact(GROUP);
             let rest = groups.remainder();
-            for c in groups {
-                let (mut b, mut n) = (0usize, 0usize);
+            for c in groups.chain(std::iter::once(rest)) {
+                let (mut b, mut l, mut h, mut n) = (0usize, 0usize, 0usize, 0usize);
                 for &x in c {
                     b += usize::from(x.less(lo));
+                    l += usize::from(equal(x, lo));
+                    h += usize::from(equal(x, hi));
                     n += usize::from(inside(x));
                 }
                 below += b;
+                at_lo += l;
+                at_hi += h;
                 if n > 0 {
-                    keep(c);
+                    keep(c)?;
                 }
             }
-            below += rest.iter().filter(|x| x.less(lo)).count();
-            keep(rest);
             self.below[k] += below;
+            self.at_lo[k] += at_lo;
+            // A bracket of one value counts its values once.
+            self.at_hi[k] += if one_value { 0 } else { at_hi };
+            if budget.kept.fetch_add(kept, AtomicOrdering::Relaxed) + kept > budget.limit {
+                return Err(Error::Invalid("bracket budget spent".into()));
+            }
         }
+        Ok(())
     }
 
-    fn merge(mut self, mut other: Self) -> Self {
+    fn merge(mut self, mut other: Self) -> Result<Self> {
         self.nan += other.nan;
         for k in 0..self.below.len() {
             self.below[k] += other.below[k];
+            self.at_lo[k] += other.at_lo[k];
+            self.at_hi[k] += other.at_hi[k];
+            mem::reserve(&mut self.inside[k], other.inside[k].len())?;
             self.inside[k].append(&mut other.inside[k]);
         }
-        self
+        Ok(self)
     }
+}
+
+/// The element at flat position `i` of `lane` (in memory order when `flat` is its memory).
+fn element<T: Element>(lane: &ArrayViewD<'_, T>, flat: Option<&[T]>, i: usize) -> T {
+    if let Some(xs) = flat {
+        return xs[i];
+    }
+    let mut one = [T::default()];
+    crate::engine::gather(lane, i, &mut one);
+    one[0]
 }
 
 /// Results of one long lane, with parallel passes over it; whether it had no value.
@@ -508,12 +590,13 @@ fn long_lane<T: Element, O: Sink<T>>(
         // No pair of values bounds everything for booleans (see the ends below).
         return whole_lane(lane, spec, arith, slots, cancel);
     }
+    // The order of the values does not matter here: memory order, when the lane has one.
+    let flat = lane.as_slice_memory_order();
     let step = n_all / SAMPLE;
-    let mut sample: Vec<T> = if let Some(xs) = lane.as_slice_memory_order() {
-        xs.iter().step_by(step).copied().filter(|x| !x.is_nan()).collect()
-    } else {
-        lane.iter().step_by(step).copied().filter(|x| !x.is_nan()).collect()
-    };
+    let mut sample: Vec<T> = mem::collect(
+        n_all.div_ceil(step),
+        (0..n_all).step_by(step).map(|i| element(lane, flat, i)).filter(|x| !x.is_nan()),
+    )?;
     let m = sample.len();
     let brackets = if m < 2 { None } else { brackets(spec.stat, m) };
     let kept: usize =
@@ -533,51 +616,71 @@ fn long_lane<T: Element, O: Sink<T>>(
         .map(|b| (b.lo.map_or(lowest, |i| sample[i]), b.hi.map_or(highest, |i| sample[i])))
         .collect();
     let k = ends.len();
-    let tally = pool::install(|| {
-        if let Some(xs) = lane.as_slice_memory_order() {
-            xs.par_chunks(TASK)
-                .map(|c| {
-                    cancel.check()?;
-                    let mut t = Tally::new(k);
-                    t.add(&ends, c);
-                    Ok::<_, Error>(t)
-                })
-                .try_reduce(|| Tally::new(k), |a, b| Ok(a.merge(b)))
+    // Four times the values the sample says lie strictly inside the brackets: past that, the
+    // sample misled, and the lane is copied whole.
+    let budget = Budget {
+        kept: AtomicUsize::new(0),
+        limit: (4.0 * kept as f64 / m as f64 * n_all as f64) as usize + TASK,
+    };
+    let piece = |p: usize| -> Result<Tally<T>> {
+        cancel.check()?;
+        let (start, end) = (p * TASK, ((p + 1) * TASK).min(n_all));
+        let mut t = Tally::new(k);
+        if let Some(xs) = flat {
+            t.add(&ends, &xs[start..end], &budget)?;
         } else {
-            cancel.check()?;
-            Ok(lane
-                .view()
-                .into_par_iter()
-                .fold(
-                    || Tally::new(k),
-                    |mut t, &x| {
-                        t.add(&ends, &[x]);
-                        t
-                    },
-                )
-                .reduce(|| Tally::new(k), Tally::merge))
+            let mut buf = mem::filled(end - start, T::default())?;
+            crate::engine::gather(lane, start, &mut buf);
+            t.add(&ends, &buf, &budget)?;
         }
-    })?;
+        Ok(t)
+    };
+    let tally = pool::install(|| {
+        (0..n_all.div_ceil(TASK))
+            .into_par_iter()
+            .map(piece)
+            .try_reduce(|| Tally::new(k), Tally::merge)
+    });
+    let tally = match tally {
+        Ok(t) => t,
+        Err(Error::Cancelled) => return Err(Error::Cancelled),
+        // The budget was spent, or its memory could not be had: the lane whole.
+        Err(_) => return whole_lane(lane, spec, arith, slots, cancel),
+    };
     if tally.nan > 0 && !spec.skipna || tally.nan == n_all {
         slots.fill(O::nan());
         return Ok(tally.nan == n_all);
     }
     let mut picks = Vec::new();
-    plan(spec.stat, n_all - tally.nan, &mut picks);
+    arith.plan(spec.stat, n_all - tally.nan, &mut picks);
     let mut ranks = Vec::new();
     ranks_of(&picks, &mut ranks);
-    // Each wanted rank must fall inside a bracket: `below <= r < below + inside`.
+    // Each wanted rank must fall inside a bracket: `below <= r < below + at_lo + inside +
+    // at_hi`, the values in that order.
     let mut inside = tally.inside;
-    let mut found: Vec<(usize, T)> = Vec::with_capacity(ranks.len());
+    let mut found: Vec<(usize, T)> = Vec::new();
     for (kk, vals) in inside.iter_mut().enumerate() {
-        let below = tally.below[kk];
-        let local: Vec<usize> = ranks
+        let (lo, hi) = ends[kk];
+        let (below, at_lo, at_hi) = (tally.below[kk], tally.at_lo[kk], tally.at_hi[kk]);
+        let span = at_lo + vals.len() + at_hi;
+        let mine: Vec<usize> =
+            ranks.iter().filter(|&&r| r >= below && r < below + span).map(|&r| r - below).collect();
+        let local: Vec<usize> = mine
             .iter()
-            .filter(|&&r| r >= below && r < below + vals.len())
-            .map(|&r| r - below)
+            .filter(|&&r| r >= at_lo && r < at_lo + vals.len())
+            .map(|&r| r - at_lo)
             .collect();
         select(vals, &local);
-        found.extend(local.iter().map(|&i| (i + below, vals[i])));
+        found.extend(mine.iter().map(|&r| {
+            let v = if r < at_lo {
+                lo
+            } else if r < at_lo + vals.len() {
+                vals[r - at_lo]
+            } else {
+                hi
+            };
+            (r + below, v)
+        }));
     }
     found.sort_unstable_by_key(|f| f.0);
     found.dedup_by_key(|f| f.0);
@@ -637,7 +740,7 @@ fn whole_lane<T: Element, O: Sink<T>>(
 ) -> Result<bool> {
     cancel.check()?;
     let mut st = State::default();
-    let has_nan = copy_lane(lane, spec.skipna, &mut st.buf);
+    let has_nan = copy_lane(lane, spec.skipna, &mut st.buf)?;
     Ok(short_lane(&mut st, spec, arith, has_nan, slots))
 }
 
@@ -657,7 +760,7 @@ mod tests {
         v.sort_by(f64::total_cmp);
         let mut picks = Vec::new();
         plan(stat, v.len(), &mut picks);
-        let arith = Arith { input_single: false, single: false };
+        let arith = Arith { input_single: false, single: false, repeats: 1 };
         picks.iter().map(|&p| arith.value(p, |r| v[r])).collect()
     }
 
@@ -701,6 +804,36 @@ mod tests {
         check(&with_nan, Stat::Quantiles(&qs, Method::Linear), false);
         check(&with_nan, Stat::Quantiles(&qs, Method::Linear), true);
         check(&with_nan, Stat::Median, true);
+    }
+
+    #[test]
+    fn broadcast_axes_are_read_once_and_counted() {
+        // (3, 4) distinct values broadcast along a middle axis of 5 (stride zero): the same
+        // bits as the materialized array, over every choice of axes, short and long lanes.
+        let base = ndarray::Array2::from_shape_fn((3, 4), |(i, j)| ((i * 7 + j * 5) % 11) as f64);
+        let wide = base.view().insert_axis(Axis(1));
+        let view = wide.broadcast((3, 5, 4)).unwrap().into_dyn();
+        let copy = view.to_owned();
+        let qs = [0.0, 0.13, 0.5, 0.77, 1.0];
+        for axes in [Axes::All, Axes::from(1), Axes::These(vec![1, 2]), Axes::These(vec![0, 1])] {
+            for m in [Method::Linear, Method::Nearest, Method::Midpoint] {
+                let spec = Spec { stat: Stat::Quantiles(&qs, m), skipna: false, single: false };
+                let get = |a: &ArrayViewD<'_, f64>| match quantile(a, &axes, &spec, &NEVER)
+                    .unwrap()
+                    .values
+                {
+                    Quantiled::Float(v) | Quantiled::Same(v) => v,
+                };
+                assert_eq!(get(&view), get(&copy.view()), "{axes:?} {m:?}");
+            }
+        }
+        let zeros = ndarray::Array1::from_elem(1, 0.0);
+        let huge = zeros.broadcast(1usize << 40).unwrap().into_dyn();
+        let spec = Spec { stat: Stat::Median, skipna: false, single: false };
+        let Quantiled::Float(m) = quantile(&huge, &Axes::All, &spec, &NEVER).unwrap().values else {
+            unreachable!()
+        };
+        assert_eq!(m[[]], 0.0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::engine::{self, Reducer};
 use crate::error::{Error, Result};
-use crate::simd;
+use crate::{mem, simd};
 
 /// The axes a reduction runs over.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Axes {
 
 impl From<isize> for Axes {
     fn from(axis: isize) -> Self {
-        Axes::These(vec![axis])
+        Axes::These(Vec::from([axis]))
     }
 }
 
@@ -38,9 +38,9 @@ impl Axes {
     /// One flag per axis of an `ndim`-dimensional array: true where the axis is reduced.
     pub fn mask(&self, ndim: usize) -> Result<Vec<bool>> {
         match self {
-            Axes::All => Ok(vec![true; ndim]),
+            Axes::All => Ok(std::iter::repeat_n(true, ndim).collect()),
             Axes::These(axes) => {
-                let mut mask = vec![false; ndim];
+                let mut mask: Vec<bool> = std::iter::repeat_n(false, ndim).collect();
                 for &axis in axes {
                     let i = normalize_axis(axis, ndim)?;
                     if mask[i] {
@@ -117,8 +117,10 @@ impl Reduce {
 pub enum Warning {
     /// A mean over no (non-NaN) element: the result is NaN.
     EmptySlice,
-    /// `count - ddof <= 0` for some slice: the variance is NaN or infinite.
+    /// `count - ddof <= 0` for some slice: the variance is infinite (or NaN for no spread).
     DegreesOfFreedom,
+    /// `count - ddof <= 0` for some slice of a `nanvar`: the variance is NaN.
+    NanDegreesOfFreedom,
     /// A `nanmin`/`nanmax` slice held only NaN: the result is NaN.
     AllNan,
 }
@@ -128,6 +130,8 @@ impl fmt::Display for Warning {
         f.write_str(match self {
             Warning::EmptySlice => "Mean of empty slice",
             Warning::DegreesOfFreedom => "Degrees of freedom <= 0 for slice",
+            // NumPy's `nanvar` words it with a full stop; its `var` without.
+            Warning::NanDegreesOfFreedom => "Degrees of freedom <= 0 for slice.",
             Warning::AllNan => "All-NaN slice encountered",
         })
     }
@@ -171,8 +175,8 @@ pub(crate) fn run<T: Element, R: Reducer<T>, O: Send>(
 }
 
 /// Builds the output array; the shape and values come from [`run`].
-pub(crate) fn shaped<O>(shape: &[usize], values: Vec<O>) -> ArrayD<O> {
-    ArrayD::from_shape_vec(IxDyn(shape), values).expect("one value per lane")
+pub(crate) fn shaped<O>(shape: &[usize], values: Vec<O>) -> Result<ArrayD<O>> {
+    mem::shaped(IxDyn(shape), values)
 }
 
 /// Sum of a block: `(count, float sum, integer sum)`; which sum is used depends on the dtype.
@@ -231,7 +235,7 @@ pub fn sum<T: Element>(
             }
         }
     })?;
-    Ok(Reduced { values: shaped(&shape, values), warning: None })
+    Ok(Reduced { values: shaped(&shape, values)?, warning: None })
 }
 
 /// Sum of squares of a block: the float sum (floats), or the wrapping sum of the values squared
@@ -301,7 +305,7 @@ pub fn ss<T: Element>(
             }
         }
     })?;
-    Ok(Reduced { values: shaped(&shape, values), warning: None })
+    Ok(Reduced { values: shaped(&shape, values)?, warning: None })
 }
 
 /// Arithmetic mean over `opts.axis` (NumPy's `mean`, or `nanmean` with `skipna`).
@@ -320,7 +324,7 @@ pub fn mean<T: Element>(
         T::float_from_f64(total / count as f64)
     })?;
     let warning = empty.into_inner().then_some(Warning::EmptySlice);
-    Ok(Reduced { values: shaped(&shape, values), warning })
+    Ok(Reduced { values: shaped(&shape, values)?, warning })
 }
 
 /// Count, sum and sum of squared deviations of a set of values: a mergeable summary.
@@ -366,10 +370,31 @@ impl Moments {
         self.sum / self.count as f64
     }
 
-    /// The variance with divisor `count - ddof` (NaN or infinite when that is not positive).
+    /// The variance with divisor `count - ddof`, as NumPy's `var` computes it: infinite (or
+    /// NaN for no spread) when the divisor is not positive, NaN for a NaN `ddof`.
     #[must_use]
     pub fn var(&self, ddof: f64) -> f64 {
-        self.m2 / (self.count as f64 - ddof).max(0.0)
+        let dof = self.count as f64 - ddof;
+        // A comparison keeps NaN, where `max` would turn it into 0.
+        self.m2 / if dof < 0.0 { 0.0 } else { dof }
+    }
+
+    /// The variance as NumPy's `nanvar` computes it: NaN when `count - ddof <= 0`.
+    #[must_use]
+    pub fn nanvar(&self, ddof: f64) -> f64 {
+        if self.count as f64 - ddof <= 0.0 { f64::NAN } else { self.var(ddof) }
+    }
+
+    /// [`Moments::nanvar`] when NaN are skipped, else [`Moments::var`]; and the warning NumPy
+    /// gives for a divisor that is not positive.
+    #[must_use]
+    pub fn variance(&self, ddof: f64, skipna: bool) -> (f64, Option<Warning>) {
+        let short = self.count as f64 - ddof <= 0.0;
+        match (skipna, short) {
+            (true, true) => (f64::NAN, Some(Warning::NanDegreesOfFreedom)),
+            (false, true) => (self.var(ddof), Some(Warning::DegreesOfFreedom)),
+            (_, false) => (self.var(ddof), None),
+        }
     }
 }
 
@@ -414,15 +439,18 @@ fn variance<T: Element>(
     let r = MomentsR { skipna: opts.skipna };
     let short = AtomicBool::new(false);
     let (shape, values) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| {
-        let m = s.unwrap_or_default();
-        if m.count as f64 - opts.ddof <= 0.0 {
+        let (v, warning) = s.unwrap_or_default().variance(opts.ddof, opts.skipna);
+        if warning.is_some() {
             short.store(true, Ordering::Relaxed);
         }
-        let v = m.var(opts.ddof);
         T::float_from_f64(if root { v.sqrt() } else { v })
     })?;
-    let warning = short.into_inner().then_some(Warning::DegreesOfFreedom);
-    Ok(Reduced { values: shaped(&shape, values), warning })
+    let warning = short.into_inner().then_some(if opts.skipna {
+        Warning::NanDegreesOfFreedom
+    } else {
+        Warning::DegreesOfFreedom
+    });
+    Ok(Reduced { values: shaped(&shape, values)?, warning })
 }
 
 /// The better of two candidates for min (`max == false`) or max; NaN wins unless skipped.
@@ -498,19 +526,19 @@ fn extremum<T: Element>(
     let r = ExtremeR { max, skipna: opts.skipna };
     let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
     let mut warning = None;
-    let values = states
-        .into_iter()
-        .zip(lane_lengths(a, &opts.axis)?)
-        .map(|(s, len)| match s.flatten() {
+    let n = states.len();
+    let values = mem::try_collect(
+        n,
+        states.into_iter().zip(lane_lengths(a, &opts.axis)?).map(|(s, len)| match s.flatten() {
             Some(v) => Ok(v),
             None if len == 0 => Err(no_identity(if max { "maximum" } else { "minimum" })),
             None => {
                 warning = Some(Warning::AllNan);
                 Ok(T::nan())
             }
-        })
-        .collect::<Result<_>>()?;
-    Ok(Reduced { values: shaped(&shape, values), warning })
+        }),
+    )?;
+    Ok(Reduced { values: shaped(&shape, values)?, warning })
 }
 
 /// The number of elements in each lane (all lanes have the same length).
@@ -589,19 +617,19 @@ fn arg<T: Element>(
     }
     let r = ArgR { max, skipna: opts.skipna };
     let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
-    let values = states
-        .into_iter()
-        .zip(lane_lengths(a, &opts.axis)?)
-        .map(|(s, len)| match s.flatten() {
+    let n = states.len();
+    let values = mem::try_collect(
+        n,
+        states.into_iter().zip(lane_lengths(a, &opts.axis)?).map(|(s, len)| match s.flatten() {
             Some((_, i)) => Ok(i as i64),
             None if len == 0 => Err(Error::EmptyReduction(format!(
                 "attempt to get {} of an empty sequence",
                 if max { "argmax" } else { "argmin" }
             ))),
             None => Err(Error::AllNan),
-        })
-        .collect::<Result<_>>()?;
-    Ok(Reduced { values: shaped(&shape, values), warning: None })
+        }),
+    )?;
+    Ok(Reduced { values: shaped(&shape, values)?, warning: None })
 }
 
 /// Index of the first minimum over one axis, or of the flattened array (NumPy's `argmin`;
@@ -649,7 +677,7 @@ fn nan_test<T: Element>(
     let (shape, values) = run(a, &opts.axis, opts.keepdims, &NanR { all }, cancel, &|s| {
         crate::dtype::Bool::from(s.unwrap_or(all))
     })?;
-    Ok(Reduced { values: shaped(&shape, values), warning: None })
+    Ok(Reduced { values: shaped(&shape, values)?, warning: None })
 }
 
 /// Whether any value is NaN (bottleneck's `anynan`; never, for integers and bool).

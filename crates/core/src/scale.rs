@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::pool;
+use crate::{engine, mem, pool};
 
 /// How features are scaled.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,18 +79,24 @@ impl Stat {
     }
 }
 
-/// Statistics of rows `rows` (samples × features) merged into `acc`.
-fn block_stats<T: Element>(rows: &ArrayView2<'_, T>, acc: &mut [Stat]) {
+/// Statistics of rows `rows` (samples × features), each value first multiplied by its
+/// feature's `pre` (none: as it is), merged into `acc`.
+fn block_stats<T: Element>(rows: &ArrayView2<'_, T>, pre: &[f64], acc: &mut [Stat]) -> Result<()> {
     let m = rows.ncols();
-    let mut n = vec![0.0; m];
-    let mut sum = vec![0.0; m];
-    let mut lo = vec![f64::INFINITY; m];
-    let mut hi = vec![f64::NEG_INFINITY; m];
-    let mut row_buf = vec![0.0; m];
+    let mut n = mem::filled(m, 0.0)?;
+    let mut sum = mem::filled(m, 0.0)?;
+    let mut lo = mem::filled(m, f64::INFINITY)?;
+    let mut hi = mem::filled(m, f64::NEG_INFINITY)?;
+    let mut row_buf = mem::filled(m, 0.0)?;
     // A row as f64 values: converted in place when contiguous, gathered otherwise.
-    let as_f64 = |row: ArrayView1<'_, T>, buf: &mut [f64]| match row.as_slice() {
-        Some(xs) => buf.iter_mut().zip(xs).for_each(|(b, x)| *b = x.to_f64()),
-        None => buf.iter_mut().zip(row.iter()).for_each(|(b, x)| *b = x.to_f64()),
+    let as_f64 = |row: ArrayView1<'_, T>, buf: &mut [f64]| {
+        match row.as_slice() {
+            Some(xs) => buf.iter_mut().zip(xs).for_each(|(b, x)| *b = x.to_f64()),
+            None => buf.iter_mut().zip(row.iter()).for_each(|(b, x)| *b = x.to_f64()),
+        }
+        if !pre.is_empty() {
+            buf.iter_mut().zip(pre).for_each(|(b, p)| *b *= p);
+        }
     };
     for row in rows.rows() {
         as_f64(row, &mut row_buf);
@@ -104,8 +110,8 @@ fn block_stats<T: Element>(rows: &ArrayView2<'_, T>, acc: &mut [Stat]) {
         }
     }
     let mean: Vec<f64> =
-        sum.iter().zip(&n).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }).collect();
-    let mut m2 = vec![0.0; m];
+        mem::collect(m, sum.iter().zip(&n).map(|(s, c)| if *c > 0.0 { s / c } else { 0.0 }))?;
+    let mut m2 = mem::filled(m, 0.0)?;
     for row in rows.rows() {
         as_f64(row, &mut row_buf);
         for ((q, mu), &x) in m2.iter_mut().zip(&mean).zip(&row_buf) {
@@ -121,42 +127,78 @@ fn block_stats<T: Element>(rows: &ArrayView2<'_, T>, acc: &mut [Stat]) {
         };
         acc[j] = acc[j].merge(b);
     }
+    Ok(())
 }
 
-/// Each feature's statistics: blocks of rows, merged in order within fixed chunks of rows,
-/// then chunk by chunk in order.
-fn stats<T: Element>(a: &ArrayView2<'_, T>, cancel: &Cancel) -> Result<Vec<Stat>> {
+/// Each feature's statistics (values multiplied by `pre`, when given): blocks of rows merged in
+/// order within fixed chunks of rows, then the chunks in the engine's fixed tree. Memory: a
+/// few rows of statistics per thread, whatever the number of rows.
+fn stats<T: Element>(a: &ArrayView2<'_, T>, pre: &[f64], cancel: &Cancel) -> Result<Vec<Stat>> {
     let (rows, m) = a.dim();
     let chunk_rows = (TASK / m.max(1)).max(1).div_ceil(BLOCK_ROWS) * BLOCK_ROWS;
     let chunk = |k: usize| {
         cancel.check()?;
-        let mut acc = vec![Stat::EMPTY; m];
+        let mut acc = mem::filled(m, Stat::EMPTY)?;
         let end = ((k + 1) * chunk_rows).min(rows);
         let mut r = k * chunk_rows;
         while r < end {
             let stop = (r + BLOCK_ROWS).min(end);
-            block_stats(&a.slice(ndarray::s![r..stop, ..]), &mut acc);
+            block_stats(&a.slice(ndarray::s![r..stop, ..]), pre, &mut acc)?;
             r = stop;
         }
         Ok::<_, Error>(acc)
     };
-    let chunks = rows.div_ceil(chunk_rows);
-    let parts: Vec<Vec<Stat>> = if a.len() < SERIAL_BELOW || pool::threads_here() == 1 {
-        (0..chunks).map(chunk).collect::<Result<_>>()?
-    } else {
-        pool::install(|| (0..chunks).into_par_iter().map(chunk).collect::<Result<_>>())?
+    let merge = |mut x: Vec<Stat>, y: Vec<Stat>| {
+        x.iter_mut().zip(y).for_each(|(t, p)| *t = t.merge(p));
+        x
     };
-    let mut total = vec![Stat::EMPTY; m];
-    for part in parts {
-        for (t, p) in total.iter_mut().zip(part) {
-            *t = t.merge(p);
-        }
+    let chunks = rows.div_ceil(chunk_rows);
+    if chunks == 0 {
+        return mem::filled(m, Stat::EMPTY);
     }
-    Ok(total)
+    if a.len() < SERIAL_BELOW || pool::threads_here() == 1 {
+        engine::serial_tree(0, chunks, &mut |k| chunk(k), &merge)
+    } else {
+        pool::install(|| engine::parallel_tree(0, chunks, &chunk, &merge))
+    }
 }
 
-/// The transform of each feature, written as scikit-learn computes it.
-enum Map {
+/// Magnitudes from which a feature's values are scaled down by a power of two before any
+/// arithmetic: sums and squared deviations of up to 2⁶⁰ such values stay finite.
+const HUGE: f64 = 3.1e144; // about 2^480
+
+/// Each feature's statistics, and the power of two its values were multiplied by first (1
+/// unless some value of the feature is beyond [`HUGE`]): a second pass, in that rare case, so
+/// that no sum overflows where the scaled result is representable.
+fn statistics<T: Element>(a: &ArrayView2<'_, T>, cancel: &Cancel) -> Result<(Vec<Stat>, Vec<f64>)> {
+    let plain = stats(a, &[], cancel)?;
+    let pre: Vec<f64> = mem::collect(
+        plain.len(),
+        plain.iter().map(|s| {
+            let big = s.min.abs().max(s.max.abs());
+            if big >= HUGE && big.is_finite() {
+                2f64.powi(-(big.log2().floor() as i32))
+            } else {
+                1.0
+            }
+        }),
+    )?;
+    if pre.iter().all(|&p| p == 1.0) {
+        return Ok((plain, pre));
+    }
+    Ok((stats(a, &pre, cancel)?, pre))
+}
+
+/// The transform of each feature, written as scikit-learn computes it, on values first
+/// multiplied by `pre` (1, or a power of two for huge values) and results multiplied by `post`
+/// (1, or the inverse of `pre` where the result has the data's units).
+struct Map {
+    pre: Vec<f64>,
+    post: Vec<f64>,
+    kind: MapKind,
+}
+
+enum MapKind {
     /// `(x - center) / scale`.
     Standard { center: Vec<f64>, scale: Vec<f64> },
     /// `x * scale + shift`.
@@ -171,27 +213,38 @@ fn is_constant(var: f64, mean: f64, n: f64) -> bool {
     var <= bound
 }
 
-fn map(stats: &[Stat], how: &Scaling) -> Result<Map> {
+fn map(stats: &[Stat], pre: Vec<f64>, how: &Scaling) -> Result<Map> {
+    let m = stats.len();
+    let ones = || mem::filled(m, 1.0);
     Ok(match *how {
         Scaling::Standard { ddof, with_mean, with_std } => {
-            let center = stats.iter().map(|s| if with_mean { s.mean } else { 0.0 }).collect();
-            let scale = stats
-                .iter()
-                .map(|s| {
+            let center =
+                mem::collect(m, stats.iter().map(|s| if with_mean { s.mean } else { 0.0 }))?;
+            let mut divided: Vec<bool> = mem::filled(m, false)?;
+            let scale = mem::collect(
+                m,
+                stats.iter().zip(&pre).zip(divided.iter_mut()).map(|((s, p), divided)| {
                     if !with_std {
                         return 1.0;
                     }
                     let var0 = s.m2 / s.n;
                     let sd = (s.m2 / (s.n - ddof)).sqrt();
-                    // scikit-learn's two guards: a constant feature, and a scale below 10 eps.
-                    if is_constant(var0, s.mean, s.n) || sd < 10.0 * f64::EPSILON {
+                    // scikit-learn's two guards: a constant feature, and a scale below 10 eps
+                    // (of the values as they are, not as scaled).
+                    if is_constant(var0, s.mean, s.n) || sd / p < 10.0 * f64::EPSILON {
                         1.0
                     } else {
+                        *divided = true;
                         sd
                     }
-                })
-                .collect();
-            Map::Standard { center, scale }
+                }),
+            )?;
+            // A feature divided by its deviation has no units; otherwise scale the result back.
+            let post = mem::collect(
+                m,
+                pre.iter().zip(&divided).map(|(p, &d)| if d { 1.0 } else { 1.0 / p }),
+            )?;
+            Map { pre, post, kind: MapKind::Standard { center, scale } }
         }
         Scaling::MinMax { lo, hi } => {
             if lo >= hi {
@@ -199,15 +252,15 @@ fn map(stats: &[Stat], how: &Scaling) -> Result<Map> {
                     "Minimum of desired feature range must be smaller than maximum. Got ({lo}, {hi})."
                 )));
             }
-            let scale: Vec<f64> = stats
-                .iter()
-                .map(|s| {
+            let scale: Vec<f64> = mem::collect(
+                m,
+                stats.iter().zip(&pre).map(|(s, p)| {
                     let range = s.max - s.min;
-                    (hi - lo) / if range < 10.0 * f64::EPSILON { 1.0 } else { range }
-                })
-                .collect();
-            let shift = stats.iter().zip(&scale).map(|(s, k)| lo - s.min * k).collect();
-            Map::MinMax { scale, shift }
+                    (hi - lo) / if range / p < 10.0 * f64::EPSILON { 1.0 } else { range }
+                }),
+            )?;
+            let shift = mem::collect(m, stats.iter().zip(&scale).map(|(s, k)| lo - s.min * k))?;
+            Map { pre, post: ones()?, kind: MapKind::MinMax { scale, shift } }
         }
     })
 }
@@ -236,10 +289,9 @@ pub fn scale_into<T: Element, F: Element>(
             a.shape()
         )));
     }
-    let f = map(&stats(a, cancel)?, how)?;
-    cancel.check()?;
-    transform(out, Some(a), &f);
-    Ok(())
+    let (stats, pre) = statistics(a, cancel)?;
+    let f = map(&stats, pre, how)?;
+    transform(out, Some(a), &f, cancel)
 }
 
 /// Scales the features (columns) of `x` in place.
@@ -248,54 +300,64 @@ pub fn scale_in_place<F: Element>(
     how: &Scaling,
     cancel: &Cancel,
 ) -> Result<()> {
-    let f = map(&stats(&x.view(), cancel)?, how)?;
-    cancel.check()?;
-    transform::<F, F>(x, None, &f);
-    Ok(())
+    let (stats, pre) = statistics(&x.view(), cancel)?;
+    let f = map(&stats, pre, how)?;
+    transform::<F, F>(x, None, &f, cancel)
 }
 
 /// `out = f(src)`, or `out = f(out)` without `src`; along rows or down columns, whichever the
-/// output has contiguous.
+/// output has contiguous. `cancel` is polled per lane; a cancelled transform leaves `out` part
+/// written (it is the caller's new array, or the input they asked to overwrite).
 fn transform<T: Element, F: Element>(
     out: &mut ArrayViewMut2<'_, F>,
     src: Option<&ArrayView2<'_, T>>,
     f: &Map,
-) {
+    cancel: &Cancel,
+) -> Result<()> {
     let serial = out.len() < SERIAL_BELOW || pool::threads_here() == 1;
     let down_columns = out.strides()[0].unsigned_abs() == 1 && out.nrows() > 1;
     let axis = if down_columns { Axis(1) } else { Axis(0) };
+    let (pre, post) = (&f.pre, &f.post);
     // Lane `i` is feature `i` down a column, or sample `i` along a row (feature `j`).
     let lane = |i: usize, mut o: ArrayViewMut1<'_, F>, xs: Option<ArrayView1<'_, T>>| {
+        cancel.check()?;
         let feature = |j: usize| if down_columns { i } else { j };
-        match (f, xs) {
-            (Map::Standard { center, scale }, Some(xs)) => {
+        match (&f.kind, xs) {
+            (MapKind::Standard { center, scale }, Some(xs)) => {
                 Zip::indexed(&mut o).and(&xs).for_each(|j, o, x| {
-                    *o = F::from_f64((x.to_f64() - center[feature(j)]) / scale[feature(j)]);
+                    let k = feature(j);
+                    *o = F::from_f64((x.to_f64() * pre[k] - center[k]) / scale[k] * post[k]);
                 });
             }
-            (Map::Standard { center, scale }, None) => Zip::indexed(&mut o).for_each(|j, o| {
-                *o = F::from_f64((o.to_f64() - center[feature(j)]) / scale[feature(j)]);
+            (MapKind::Standard { center, scale }, None) => Zip::indexed(&mut o).for_each(|j, o| {
+                let k = feature(j);
+                *o = F::from_f64((o.to_f64() * pre[k] - center[k]) / scale[k] * post[k]);
             }),
-            (Map::MinMax { scale, shift }, Some(xs)) => {
+            (MapKind::MinMax { scale, shift }, Some(xs)) => {
                 Zip::indexed(&mut o).and(&xs).for_each(|j, o, x| {
-                    *o = F::from_f64(x.to_f64() * scale[feature(j)] + shift[feature(j)]);
+                    let k = feature(j);
+                    *o = F::from_f64(x.to_f64() * pre[k] * scale[k] + shift[k]);
                 });
             }
-            (Map::MinMax { scale, shift }, None) => Zip::indexed(&mut o).for_each(|j, o| {
-                *o = F::from_f64(o.to_f64() * scale[feature(j)] + shift[feature(j)]);
+            (MapKind::MinMax { scale, shift }, None) => Zip::indexed(&mut o).for_each(|j, o| {
+                let k = feature(j);
+                *o = F::from_f64(o.to_f64() * pre[k] * scale[k] + shift[k]);
             }),
         }
+        Ok::<_, Error>(())
     };
     match src {
         Some(s) if serial => {
             for (i, (o, x)) in out.axis_iter_mut(axis).zip(s.axis_iter(axis)).enumerate() {
-                lane(i, o, Some(x));
+                lane(i, o, Some(x))?;
             }
+            Ok(())
         }
         None if serial => {
             for (i, o) in out.axis_iter_mut(axis).enumerate() {
-                lane(i, o, None);
+                lane(i, o, None)?;
             }
+            Ok(())
         }
         Some(s) => pool::install(|| {
             out.axis_iter_mut(axis)
@@ -303,14 +365,14 @@ fn transform<T: Element, F: Element>(
                 .zip(s.axis_iter(axis).into_par_iter())
                 .enumerate()
                 .with_min_len(64)
-                .for_each(|(i, (o, x))| lane(i, o, Some(x)));
+                .try_for_each(|(i, (o, x))| lane(i, o, Some(x)))
         }),
         None => pool::install(|| {
             out.axis_iter_mut(axis)
                 .into_par_iter()
                 .enumerate()
                 .with_min_len(64)
-                .for_each(|(i, o)| lane(i, o, None));
+                .try_for_each(|(i, o)| lane(i, o, None))
         }),
     }
 }

@@ -8,12 +8,13 @@ use ndarray::ArrayD;
 use nocopy_core::gate::{self, Inspection};
 use nocopy_core::{AnyArray, ByteOrder, CopyPolicy, DType, Error, RawLayout, Source};
 use numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+use numpy::npyffi::{NpyTypes, PY_ARRAY_API, npy_intp};
 use numpy::{PyArray, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyTuple;
 
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 
 /// `numpy.asarray(obj)` unless `obj` already is an array.
 pub(crate) fn asarray<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyUntypedArray>> {
@@ -76,9 +77,11 @@ impl<'a> Memory<'a> {
         })
     }
 
-    /// Number of elements.
-    pub(crate) fn len(&self) -> usize {
-        self.layout.shape.iter().product()
+    /// An upper bound of the elements a kernel reads or writes for this input: the product of
+    /// the axes' lengths, empty ones counted as one (a reduction of a `(0, n)` array still
+    /// writes `n` values).
+    pub(crate) fn work(&self) -> usize {
+        self.layout.shape.iter().fold(1usize, |w, &n| w.saturating_mul(n.max(1)))
     }
 
     /// Whether the input is float16 (results of its dtype are cast back to it).
@@ -86,12 +89,17 @@ impl<'a> Memory<'a> {
         self.layout.dtype == DType::F16
     }
 
-    /// Views the array in place, or copies it, as the gate and `policy` decide.
-    pub(crate) fn open(&self, policy: CopyPolicy) -> nocopy_core::Result<Source<'a>> {
+    /// Views the array in place, or copies it (stopping once `cancel` is set), as the gate and
+    /// `policy` decide.
+    pub(crate) fn open(
+        &self,
+        policy: CopyPolicy,
+        cancel: &nocopy_core::Cancel,
+    ) -> nocopy_core::Result<Source<'a>> {
         // SAFETY: NumPy guarantees that every element of a live array lies inside its buffer;
         // the `'a` borrow keeps the array alive. Another Python thread could write to the buffer
         // while the GIL is released, which NumPy's own kernels tolerate as well.
-        unsafe { gate::view_or_copy_ptr(self.addr as *const u8, &self.layout, policy) }
+        unsafe { gate::view_or_copy_ptr(self.addr as *const u8, &self.layout, policy, cancel) }
     }
 
     /// What the gate says of this layout.
@@ -102,14 +110,32 @@ impl<'a> Memory<'a> {
 
 /// A fresh C-order NumPy array of `shape` whose elements are not yet written, for a kernel that
 /// writes every one of them (as `numpy.empty`; large ones get NumPy's huge pages, and each
-/// page is first touched by the thread that writes it).
+/// page is first touched by the thread that writes it). A shape NumPy cannot allocate raises
+/// NumPy's own `MemoryError` (or `ValueError` for one too big to address), never a panic.
 pub(crate) fn empty<'py, T: numpy::Element>(
     py: Python<'py>,
     shape: &[usize],
-) -> Bound<'py, numpy::PyArrayDyn<T>> {
-    // SAFETY: only plain numbers (f32/f64) are created so; no Rust code reads them before the
-    // kernel has written them, and on an error the array is dropped unseen.
-    unsafe { numpy::PyArrayDyn::<T>::new(py, shape, false) }
+) -> PyResult<Bound<'py, numpy::PyArrayDyn<T>>> {
+    nocopy_core::mem::elements(shape, size_of::<T>()).map_err(CoreError)?;
+    let mut dims: Vec<npy_intp> = shape.iter().map(|&n| n as npy_intp).collect();
+    // SAFETY: the descriptor reference is stolen by NumPy, as `PyArray_NewFromDescr` wants;
+    // `dims` outlives the call, which copies it. Only plain numbers (f32/f64/integers) are
+    // created so; no Rust code reads them before the kernel has written them, and on an error
+    // the array is dropped unseen. A null result carries NumPy's exception.
+    unsafe {
+        let ptr = PY_ARRAY_API.PyArray_NewFromDescr(
+            py,
+            numpy::npyffi::get_type_object(py, NpyTypes::PyArray_Type),
+            T::get_dtype(py).into_dtype_ptr(),
+            dims.len() as std::ffi::c_int,
+            dims.as_mut_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+            std::ptr::null_mut(),
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked())
+    }
 }
 
 /// A result array as NumPy returns it: a NumPy scalar when 0-d, cast to float16 when asked.
@@ -126,7 +152,12 @@ pub(crate) fn to_array(py: Python<'_>, values: AnyArray, half: bool) -> PyResult
     }
     let is_float = matches!(values, AnyArray::F32(_) | AnyArray::F64(_));
     let a = match values {
-        AnyArray::Bool(a) => arr(py, a.mapv(nocopy_core::Bool::get)),
+        AnyArray::Bool(a) => {
+            let bools = nocopy_core::mem::collect(a.len(), a.iter().map(|b| b.get()))
+                .and_then(|v| nocopy_core::mem::shaped(a.raw_dim(), v))
+                .map_err(CoreError)?;
+            arr(py, bools)
+        }
         AnyArray::I8(a) => arr(py, a),
         AnyArray::I16(a) => arr(py, a),
         AnyArray::I32(a) => arr(py, a),

@@ -54,10 +54,12 @@ fn cdist_with<R: Real>(
 ) -> PyResult<()> {
     let (a, b) = (asarray(xa)?, asarray(xb)?);
     let (ma, mb) = (Memory::of(&a)?, Memory::of(&b)?);
-    run(py, ma.len().max(out.len()), |cancel| {
+    // Every pair of rows, feature by feature.
+    let work = ma.work().saturating_mul(mb.layout.shape.first().copied().unwrap_or(1).max(1));
+    run(py, work.max(out.len()), |cancel| {
         let (sa, sb) = (
-            ma.open(nocopy_core::CopyPolicy::IfNeeded)?,
-            mb.open(nocopy_core::CopyPolicy::IfNeeded)?,
+            ma.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?,
+            mb.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?,
         );
         dispatch!(sa.view(), va => {
             let vb = same_type(sb.view(), &va)?;
@@ -107,8 +109,9 @@ fn pdist_with<R: Real>(
     let a = asarray(x)?;
     let m = Memory::of(&a)?;
     let slice = out.as_slice_mut().ok_or_else(|| PyTypeError::new_err("out must be contiguous"))?;
-    run(py, m.len().max(slice.len()), |cancel| {
-        let src = m.open(nocopy_core::CopyPolicy::IfNeeded)?;
+    let work = m.work().saturating_mul(m.layout.shape.first().copied().unwrap_or(1).max(1));
+    run(py, work.max(slice.len()), |cancel| {
+        let src = m.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?;
         dispatch!(src.view(), v => pdist_into(&table(v, "X")?, metric, slice, cancel))
     })?;
     Ok(())
@@ -134,13 +137,13 @@ pub(crate) fn _knn(
     };
     let (b, q) = (asarray(base)?, asarray(queries)?);
     let (mb, mq) = (Memory::of(&b)?, Memory::of(&q)?);
-    let work = mb.len().saturating_mul(mq.layout.shape.first().copied().unwrap_or(0));
+    let work = mb.work().saturating_mul(mq.layout.shape.first().copied().unwrap_or(1).max(1));
     macro_rules! go {
         ($r:ty) => {{
             let (d, i) = run(py, work, |cancel| {
                 let (sb, sq) = (
-                    mb.open(nocopy_core::CopyPolicy::IfNeeded)?,
-                    mq.open(nocopy_core::CopyPolicy::IfNeeded)?,
+                    mb.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?,
+                    mq.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?,
                 );
                 dispatch!(sb.view(), vb => {
                     let vq = same_type(sq.view(), &vb)?;

@@ -1,7 +1,7 @@
 //! The one place core errors become Python exceptions.
 
 use nocopy_core::Error;
-use pyo3::exceptions::{PyKeyboardInterrupt, PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyOSError, PyTypeError, PyValueError};
 use pyo3::{PyErr, create_exception, import_exception};
 
 create_exception!(
@@ -31,6 +31,7 @@ impl From<CoreError> for PyErr {
             Error::Axis { axis, ndim } => AxisError::new_err((axis, ndim)),
             Error::Io(_) => PyOSError::new_err(msg),
             Error::Cancelled => PyKeyboardInterrupt::new_err(()),
+            Error::Memory { .. } => PyMemoryError::new_err(msg),
             _ => PyValueError::new_err(msg),
         }
     }

@@ -24,8 +24,8 @@ pub(crate) fn _histogram(
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
     let Some(weights) = weights else {
-        let counts = run(py, memory.len(), |cancel| {
-            let source = memory.open(policy(copy))?;
+        let counts = run(py, memory.work().saturating_add(edges.len()), |cancel| {
+            let source = memory.open(policy(copy), cancel)?;
             dispatch!(source.view(), v => histogram::counts(&v, &edges, uniform, cancel))
         })?;
         let counts: Vec<i64> = counts.into_iter().map(u64::cast_signed).collect();
@@ -33,9 +33,9 @@ pub(crate) fn _histogram(
     };
     let warray = asarray(weights)?;
     let wmemory = Memory::of(&warray)?;
-    let sums = run(py, memory.len(), |cancel| {
-        let source = memory.open(policy(copy))?;
-        let wsource = wmemory.open(policy(copy))?;
+    let sums = run(py, memory.work().saturating_add(edges.len()), |cancel| {
+        let source = memory.open(policy(copy), cancel)?;
+        let wsource = wmemory.open(policy(copy), cancel)?;
         let AnyView::F64(w) = wsource.view() else {
             return Err(Error::Invalid("internal error: weights must be float64".into()));
         };

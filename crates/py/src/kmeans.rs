@@ -7,7 +7,10 @@ use nocopy_core::{AnyView, Error};
 use numpy::{PyArray1, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
+use nocopy_core::mem;
+
 use crate::convert::{Memory, asarray};
+use crate::error::CoreError;
 use crate::run::run;
 
 /// The points of `x` (float32 or float64, any layout): `body` with the working type `R`
@@ -17,11 +20,13 @@ macro_rules! with_points {
     ($py:expr, $x:expr, $centre:expr, $weights:expr, $passes:expr, |$p:ident, $r:ident, $cancel:ident| $body:expr) => {{
         let a = asarray($x)?;
         let m = Memory::of(&a)?;
-        let centre = $centre.as_slice()?.to_vec();
-        let weights = $weights.as_slice()?.to_vec();
-        let work = m.len().saturating_mul($passes);
+        let centre = $centre.as_slice()?;
+        let centre = mem::collect(centre.len(), centre.iter().copied()).map_err(CoreError)?;
+        let weights = $weights.as_slice()?;
+        let weights = mem::collect(weights.len(), weights.iter().copied()).map_err(CoreError)?;
+        let work = m.work().saturating_mul($passes);
         run($py, work, |$cancel| {
-            let src = m.open(nocopy_core::CopyPolicy::IfNeeded)?;
+            let src = m.open(nocopy_core::CopyPolicy::IfNeeded, $cancel)?;
             match src.view() {
                 AnyView::F32(v) => {
                     type $r = f32;
@@ -58,10 +63,10 @@ type Centres = (Option<Array2<f32>>, Option<Array2<f64>>);
 
 fn centres(obj: &Bound<'_, PyAny>) -> PyResult<Centres> {
     if let Ok(a) = obj.extract::<PyReadonlyArray2<'_, f32>>() {
-        return Ok((Some(a.as_array().to_owned()), None));
+        return Ok((Some(mem::owned(&a.as_array()).map_err(CoreError)?), None));
     }
     let a: PyReadonlyArray2<'_, f64> = obj.extract()?;
-    Ok((None, Some(a.as_array().to_owned())))
+    Ok((None, Some(mem::owned(&a.as_array()).map_err(CoreError)?)))
 }
 
 /// Lloyd's iterations from `init` (centres already moved by `centre`): `(centers, labels,
@@ -125,8 +130,13 @@ fn pick<R: nocopy_core::distance::Real>(
     b: Option<&Array2<f64>>,
 ) -> nocopy_core::Result<Array2<R>> {
     match (a, b) {
-        (Some(a), _) => Ok(a.mapv(|v| R::from_f64(f64::from(v)))),
-        (_, Some(b)) => Ok(b.mapv(R::from_f64)),
+        (Some(a), _) => mem::shaped(
+            a.raw_dim(),
+            mem::collect(a.len(), a.iter().map(|&v| R::from_f64(f64::from(v))))?,
+        ),
+        (_, Some(b)) => {
+            mem::shaped(b.raw_dim(), mem::collect(b.len(), b.iter().map(|&v| R::from_f64(v)))?)
+        }
         _ => Err(Error::Invalid("init must be a float32 or float64 array".into())),
     }
 }
@@ -145,7 +155,7 @@ pub(crate) fn _plusplus(
     first: usize,
     uniforms: PyReadonlyArray2<'_, f64>,
 ) -> PyResult<Vec<usize>> {
-    let u = uniforms.as_array().to_owned();
+    let u = mem::owned(&uniforms.as_array()).map_err(CoreError)?;
     let passes = k.saturating_mul(u.ncols() + 1);
     let out = with_points!(py, x, centre, weights, passes, |p, R, cancel| {
         plusplus::<_, R>(&p, k, first, &u.view(), cancel)
@@ -189,8 +199,8 @@ pub(crate) fn _tolerance(
     weights: PyReadonlyArray1<'_, f64>,
     tol: f64,
 ) -> PyResult<f64> {
-    let out = with_points!(py, x, centre, weights, 1, |p, _R, _cancel| {
-        Ok::<_, Error>(tol * p.spread() / p.x.len().max(1) as f64)
+    let out = with_points!(py, x, centre, weights, 1, |p, _R, cancel| {
+        Ok::<_, Error>(tol * p.spread(cancel)? / p.x.len().max(1) as f64)
     });
     Ok(match out {
         Out::F32(v) | Out::F64(v) => v,

@@ -121,8 +121,8 @@ pub(crate) fn inspect(a: &Bound<'_, PyAny>) -> PyResult<Layout> {
 pub(crate) fn read_probe(py: Python<'_>, a: &Bound<'_, PyAny>) -> PyResult<u64> {
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
-    crate::run::run(py, memory.len(), |_| {
-        let source = memory.open(nocopy_core::CopyPolicy::Never)?;
+    crate::run::run(py, memory.work(), |cancel| {
+        let source = memory.open(nocopy_core::CopyPolicy::Never, cancel)?;
         match source.view() {
             nocopy_core::AnyView::U64(v) => {
                 v.as_slice().map(nocopy_core::pool::read_probe).ok_or_else(|| {

@@ -93,12 +93,17 @@ fn compute<'py, F: numpy::Element>(
     copy: Option<bool>,
     wrap: fn(ArrayViewMutD<'_, F>) -> Out<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let out = empty::<F>(py, &memory.layout.shape);
+    let out = empty::<F>(py, &memory.layout.shape)?;
     {
         let mut rw = out.readwrite();
         let mut o = wrap(rw.as_array_mut());
-        run(py, memory.len(), |cancel| {
-            let source = memory.open(policy(copy))?;
+        // Order statistics take O(log window) a step.
+        let steps = match op {
+            MoveOp::Median | MoveOp::Rank => 64 - w.window.unsigned_abs().leading_zeros() as usize,
+            _ => 1,
+        };
+        run(py, memory.work().saturating_mul(steps), |cancel| {
+            let source = memory.open(policy(copy), cancel)?;
             dispatch!(source.view(), v => into(&v, op, w, &mut o, cancel))
         })?;
     }

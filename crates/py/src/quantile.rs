@@ -35,8 +35,9 @@ pub(crate) fn _select(
     let axes = axis.map_or(Axes::All, |a| a.0);
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
-    let (values, empty) = run(py, memory.len(), |cancel| {
-        let source = memory.open(policy(copy))?;
+    let work = memory.work().saturating_mul(q.len().max(1));
+    let (values, empty) = run(py, work, |cancel| {
+        let source = memory.open(policy(copy), cancel)?;
         dispatch!(source.view(), v => {
             let out = quantile(&v, &axes, &spec, cancel)?;
             let values: AnyArray = match out.values {

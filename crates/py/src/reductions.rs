@@ -126,8 +126,8 @@ pub(crate) fn reduce(
 ) -> PyResult<Py<PyAny>> {
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
-    let (values, warning) = run(py, memory.len(), |cancel| {
-        let source = memory.open(policy(copy))?;
+    let (values, warning) = run(py, memory.work(), |cancel| {
+        let source = memory.open(policy(copy), cancel)?;
         dispatch!(source.view(), v => op.apply(&v, opts, cancel))
     })?;
     warn(py, warning)?;
@@ -558,8 +558,8 @@ pub(crate) fn describe(
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
     let opts = Reduce { axis: axis.map_or(Axes::All, |a| a.0), keepdims, ddof, skipna };
-    let stats = run(py, memory.len(), |cancel| {
-        let source = memory.open(policy(copy))?;
+    let stats = run(py, memory.work(), |cancel| {
+        let source = memory.open(policy(copy), cancel)?;
         dispatch!(source.view(), v => summarize(&v, &opts, cancel))
     })?;
     warn(py, stats.warning)?;

@@ -57,8 +57,8 @@ fn into<F: Element>(
     }
     let array = asarray(a)?;
     let memory = Memory::of(&array)?;
-    run(py, memory.len(), |cancel| {
-        let source = memory.open(nocopy_core::CopyPolicy::IfNeeded)?;
+    run(py, memory.work(), |cancel| {
+        let source = memory.open(nocopy_core::CopyPolicy::IfNeeded, cancel)?;
         dispatch!(source.view(), v => {
             let v = v.into_dimensionality::<Ix2>().map_err(|_| Error::Invalid("a must be 2-d".into()))?;
             scale_into(&v, how, &mut out, cancel)
