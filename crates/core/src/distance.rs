@@ -163,13 +163,15 @@ impl<R: Real> Tile<R> {
 }
 
 /// Distances of tile rows `a` against tile rows `b` into `out` (a.len × b.len, row-major),
-/// using `dots` (the matrix product) where the metric allows.
+/// using `dots` (the matrix product) where the metric allows; `cancel` is polled per row (a
+/// row of a tile of long rows is milliseconds of work).
 pub(crate) fn tile_distances<R: Real>(
     metric: Metric,
     a: &Tile<R>,
     b: &Tile<R>,
     dots: &mut Array2<R>,
     out: &mut [f64],
+    cancel: &Cancel,
 ) -> Result<()> {
     let (na, nb) = (a.rows.nrows(), b.rows.nrows());
     if metric.uses_product() {
@@ -179,6 +181,7 @@ pub(crate) fn tile_distances<R: Real>(
         general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), dots);
     }
     for i in 0..na {
+        cancel.check()?;
         let x = a.rows.row(i);
         let xs = x.as_slice().expect("tiles are C-ordered");
         let o = &mut out[i * nb..(i + 1) * nb];
@@ -367,7 +370,7 @@ where
             let c1 = (c0 + COLS).min(n);
             b.fill(&xb.slice(s![c0..c1, ..]), centre)?;
             mem::resize(&mut tile, rows.nrows() * (c1 - c0), 0.0)?;
-            tile_distances(metric, &a, &b, &mut dots, &mut tile)?;
+            tile_distances(metric, &a, &b, &mut dots, &mut tile, cancel)?;
             emit(&mut w, first, c0, &tile, c1 - c0);
         }
         Ok::<_, Error>(())
@@ -698,7 +701,7 @@ pub fn knn<T: Element, R: Real>(
                     screen(inner, a, q0, &b, b0, &dots, &mut best);
                 } else {
                     mem::resize(&mut tile, a.rows.nrows() * (b1 - b0), 0.0)?;
-                    tile_distances(inner, a, &b, &mut dots, &mut tile)?;
+                    tile_distances(inner, a, &b, &mut dots, &mut tile, cancel)?;
                     offer_all(&tile, b1 - b0, q0, b0, &mut best);
                 }
             }

@@ -213,6 +213,30 @@ fn add<T: Copy + std::ops::AddAssign>(mut a: Vec<T>, b: &[T]) -> Vec<T> {
     a
 }
 
+/// Counts `xs` into `sets` sets of bins in `c`.
+fn count_into<T: Element>(xs: &[T], bins: &Bins<'_>, sets: usize, c: &mut [u64]) {
+    let n = bins.len();
+    if sets == 1 {
+        for &x in xs {
+            if let Some(i) = bins.find(x.to_f64()) {
+                c[i] += 1;
+            }
+        }
+        return;
+    }
+    if bins.uniform {
+        count_uniform(xs, bins, c);
+    } else {
+        for (k, q) in xs.chunks(4).enumerate() {
+            let set = &mut c[(k % 4) * n..(k % 4 + 1) * n];
+            for &x in q {
+                if let Some(i) = bins.search(x.to_f64()) {
+                    set[i] += 1;
+                }
+            }
+        }
+    }
+}
 /// Counts of `a`'s values in the bins between `edges` (`uniform`: evenly spaced, as NumPy
 /// makes them from a number of bins).
 ///
@@ -233,25 +257,13 @@ pub fn counts<T: Element>(
     let sets = if n <= FOUR_SETS_UP_TO { 4 } else { 1 };
     let count = |xs: &[T]| -> Result<Vec<u64>> {
         let mut c = mem::filled(sets * n, 0u64)?;
-        if sets == 1 {
-            for &x in xs {
-                if let Some(i) = bins.find(x.to_f64()) {
-                    c[i] += 1;
-                }
-            }
-            return Ok(c);
+        // A piece of many bins is long: the flag is looked at every TASK values in it too.
+        for xs in xs.chunks(TASK) {
+            cancel.check()?;
+            count_into(xs, &bins, sets, &mut c);
         }
-        if bins.uniform {
-            count_uniform(xs, &bins, &mut c);
-        } else {
-            for (k, q) in xs.chunks(4).enumerate() {
-                let set = &mut c[(k % 4) * n..(k % 4 + 1) * n];
-                for &x in q {
-                    if let Some(i) = bins.search(x.to_f64()) {
-                        set[i] += 1;
-                    }
-                }
-            }
+        if sets == 1 {
+            return Ok(c);
         }
         let (c01, c23) = c.split_at(2 * n);
         mem::collect(n, (0..n).map(|i| c01[i] + c01[n + i] + c23[i] + c23[n + i]))

@@ -286,11 +286,19 @@ fn pass<T: Element, R: Real>(
                 }
             };
             if let Some(centres) = &packed {
-                part.changed += centres.nearest(rows, &mut labels[c0..c1], &mut close);
-                for &(i, old) in &close {
-                    let label = nearest_exactly(&p.x.row(r0 + i), &user, d);
-                    labels[c0 + i] = label;
-                    part.changed += usize::from(label != old);
+                // In groups of about 2²² multiply-adds, between which Ctrl-C is looked for
+                // (each row's centre is its own: the groups change nothing else).
+                let group = ((1 << 22) / (k * d).max(1)).clamp(1, CHUNK);
+                for g0 in (0..c1 - c0).step_by(group) {
+                    cancel.check()?;
+                    let g1 = (g0 + group).min(c1 - c0);
+                    let (rows, labels) = (&rows[g0 * d..g1 * d], &mut labels[c0 + g0..c0 + g1]);
+                    part.changed += centres.nearest(rows, labels, &mut close);
+                    for &(i, old) in &close {
+                        let label = nearest_exactly(&p.x.row(r0 + g0 + i), &user, d);
+                        labels[i] = label;
+                        part.changed += usize::from(label != old);
+                    }
                 }
             }
             let (labels, weights) = (&labels[c0..c1], &p.weights[r0..r1]);

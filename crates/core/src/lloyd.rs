@@ -111,23 +111,33 @@ impl<R: Real> Centres<R> {
         #[allow(clippy::disallowed_macros)] // one group of rows
         let (mut best, mut near) = (vec![-1i32; labels.len()], vec![0u32; labels.len()]);
         self.find(rows, &mut best, &mut near);
-        let mut changed = 0;
         close.clear();
-        for (i, ((label, &b), &near)) in labels.iter_mut().zip(&best).zip(&near).enumerate() {
+        // Close calls are rare: groups of rows are tested at once (a loop that vectorizes).
+        for (g, nears) in near.chunks(32).enumerate() {
+            if nears.iter().fold(0, |a, &n| a | n) != 0 {
+                for (i, &n) in nears.iter().enumerate() {
+                    if n != 0 {
+                        close.push((g * 32 + i, labels[g * 32 + i]));
+                    }
+                }
+            }
+        }
+        let mut changed = 0;
+        for (label, &b) in labels.iter_mut().zip(&best) {
             // No centre strictly below +∞ (or all NaN): the first, as scikit-learn's scan.
             let b = b.max(0);
-            if near >= 2 {
-                close.push((i, *label));
-            } else {
-                changed += usize::from(*label != b);
-            }
+            changed += usize::from(*label != b);
             *label = b;
+        }
+        // The close calls' changes are the caller's to count.
+        for &(i, old) in close.iter() {
+            changed -= usize::from(labels[i] != old);
         }
         changed
     }
 
     /// The nearest centre below +∞ of each row into `best` (left alone where none is), and
-    /// into `near` how many centres may be as near (see [`Centres::slack`]).
+    /// into `near` whether another centre may be as near (see [`Centres::slack`]).
     fn find(&self, rows: &[R], best: &mut [i32], near: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
         if self.level != Level::Baseline && self.d > 0 {
@@ -171,19 +181,19 @@ impl<R: Real> Centres<R> {
                 let value = dists
                     .clone()
                     .fold(R::from_f64(f64::INFINITY), |m, v| if v < m { v } else { m });
-                let limit = if value < least { value } else { least } + self.slack;
-                let within = dists.clone().filter(|&v| v <= limit).count() as u32;
+                if value > least + self.slack {
+                    continue;
+                }
+                // As the vector kernels decide: the block's values within the slack of its
+                // least; two or more, or the least before within it, make a close call.
+                let several = dists.clone().filter(|&v| v <= value + self.slack).count() > 1;
                 if value < least {
-                    *near = if value + self.slack < least {
-                        within
-                    } else {
-                        near.saturating_add(within)
-                    };
+                    *near = u32::from(several || value + self.slack >= least);
                     least = value;
                     // Past the last centre the value is +∞, never strictly below `least`.
                     *best = (b * w + dists.clone().position(|v| v == value).unwrap_or(0)) as i32;
                 } else {
-                    *near = near.saturating_add(within);
+                    *near = 1;
                 }
             }
         }
@@ -663,7 +673,7 @@ mod x86 {
     }
 
     /// The nearest centre of each row of `x` (`best.len()` rows of `d`) into `best` (-1 where
-    /// none is below +∞), and how many centres are within `slack` of it into `near`, for
+    /// none is below +∞), and into `near` whether another centre is within `slack` of it, for
     /// centres packed `width` to a block for `level` (see [`super::Centres`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn nearest<E: Elem>(
@@ -765,7 +775,7 @@ mod x86 {
     }
 
     /// Where a block's findings go, per row from the first: the least value so far, its
-    /// centre, and how many centres are within `slack` of it.
+    /// centre, and whether another centre is within `slack` of it.
     #[derive(Clone, Copy)]
     struct Out<E> {
         least: *mut E,
@@ -833,6 +843,8 @@ mod x86 {
         out: Out<V::E>,
     ) {
         let Out { least, best, near, slack } = out;
+        // SAFETY: register arithmetic on a value the caller owns.
+        let slack_v = unsafe { V::splat(&raw const slack) };
         // SAFETY: the caller's pointers are valid as `sweep` states.
         unsafe {
             let mut acc = [[V::zero(); NV]; MR];
@@ -859,25 +871,37 @@ mod x86 {
                 }
                 let (value, all) = V::least(m);
                 let old = *least.add(r);
-                let limit = V::splat(&((if value < old { value } else { old }) + slack));
-                let mut within = 0u32;
-                for &dv in &dist {
-                    within += V::at_most(dv, limit).count_ones();
+                if value > old + slack {
+                    // Nothing in this block comes near the row's least (the common case).
+                    continue;
                 }
-                let near = near.add(r);
+                // The block's values within the slack of its least: one is the least; two or
+                // more make a close call.
+                let limit = V::add(all, slack_v);
+                let mut within = 0u32;
+                for (v, &dv) in dist.iter().enumerate() {
+                    within |= V::at_most(dv, limit) << (v * V::LANES);
+                }
+                let several = within & within.wrapping_sub(1) != 0;
                 if value < old {
-                    let mut mask = 0u32;
-                    for (v, &dv) in dist.iter().enumerate() {
-                        mask |= V::equal(dv, all) << (v * V::LANES);
-                    }
-                    if mask != 0 {
+                    if within != 0 {
+                        let lane = if several {
+                            let mut mask = 0u32;
+                            for (v, &dv) in dist.iter().enumerate() {
+                                mask |= V::equal(dv, all) << (v * V::LANES);
+                            }
+                            mask.trailing_zeros()
+                        } else {
+                            within.trailing_zeros()
+                        };
                         *least.add(r) = value;
-                        *best.add(r) = (base + mask.trailing_zeros() as usize) as i32;
+                        *best.add(r) = (base + lane as usize) as i32;
                     }
-                    *near =
-                        if value + slack < old { within } else { (*near).saturating_add(within) };
+                    // Close too when the least before is within the slack of this one.
+                    *near.add(r) = u32::from(several || value + slack >= old);
                 } else {
-                    *near = (*near).saturating_add(within);
+                    // A value of this block within the slack of the least before.
+                    *near.add(r) = 1;
                 }
             }
         }

@@ -368,7 +368,7 @@ fn run<T: Element, O: Sink<T>>(
                 for (i, slots) in chunk.chunks_mut(per_lane).enumerate() {
                     let lane = lanes.lane(k * lanes_per_task + i);
                     st.buf.clear();
-                    let has_nan = copy_lane(&lane, spec.skipna, &mut st.buf)?;
+                    let has_nan = copy_lane(&lane, spec.skipna, &mut st.buf, cancel)?;
                     empty |= short_lane(st, spec, &arith, has_nan, slots);
                 }
                 Ok::<_, Error>(empty)
@@ -415,25 +415,37 @@ impl<T> Default for State<T> {
     }
 }
 
-/// Appends the lane's values to `buf` (without NaN when `skipna`); whether a NaN was seen.
-fn copy_lane<T: Element>(lane: &ArrayViewD<'_, T>, skipna: bool, buf: &mut Vec<T>) -> Result<bool> {
+/// Appends the lane's values to `buf` (without NaN when `skipna`), [`TASK`] at a time with a
+/// look at `cancel` between; whether a NaN was seen.
+fn copy_lane<T: Element>(
+    lane: &ArrayViewD<'_, T>,
+    skipna: bool,
+    buf: &mut Vec<T>,
+    cancel: &Cancel,
+) -> Result<bool> {
     mem::reserve(buf, lane.len())?;
+    let flat = lane.as_slice_memory_order();
+    let mut piece = [T::default(); 256];
     let mut has_nan = false;
-    let mut push = |x: T| {
-        let nan = x.is_nan();
-        has_nan |= nan;
-        if !(nan && skipna) {
-            buf.push(x);
+    for start in (0..lane.len()).step_by(TASK) {
+        cancel.check()?;
+        let end = (start + TASK).min(lane.len());
+        for s in (start..end).step_by(piece.len()) {
+            let e = (s + piece.len()).min(end);
+            let xs = if let Some(xs) = flat {
+                &xs[s..e]
+            } else {
+                crate::engine::gather(lane, s, &mut piece[..e - s]);
+                &piece[..e - s]
+            };
+            let nan = xs.iter().any(|x| x.is_nan());
+            has_nan |= nan;
+            if nan && skipna {
+                buf.extend(xs.iter().copied().filter(|x| !x.is_nan()));
+            } else {
+                buf.extend_from_slice(xs);
+            }
         }
-    };
-    if let Some(xs) = lane.as_slice_memory_order() {
-        if !skipna {
-            buf.extend_from_slice(xs);
-            return Ok(xs.iter().any(|x| x.is_nan()));
-        }
-        xs.iter().copied().for_each(&mut push);
-    } else {
-        lane.iter().copied().for_each(&mut push);
     }
     Ok(has_nan)
 }
@@ -740,7 +752,7 @@ fn whole_lane<T: Element, O: Sink<T>>(
 ) -> Result<bool> {
     cancel.check()?;
     let mut st = State::default();
-    let has_nan = copy_lane(lane, spec.skipna, &mut st.buf)?;
+    let has_nan = copy_lane(lane, spec.skipna, &mut st.buf, cancel)?;
     Ok(short_lane(&mut st, spec, arith, has_nan, slots))
 }
 
