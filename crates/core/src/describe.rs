@@ -123,7 +123,7 @@ pub fn describe<T: Element>(
             )
         })?;
         let m = p.moments;
-        let (v, short) = m.variance(opts.ddof, opts.skipna);
+        let (v, short) = m.variance(opts.ddof, opts.skipna && T::DTYPE.is_float());
         if m.count == 0 {
             warning = Some(Warning::AllNan);
         } else if short.is_some() {

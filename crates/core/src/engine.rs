@@ -11,6 +11,7 @@ use ndarray::{ArrayView1, ArrayView2, ArrayViewD, Axis, Ix1, Ix2, Slice, s};
 use rayon::prelude::*;
 
 use std::sync::PoisonError;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cancel::Cancel;
 use crate::dtype::Element;
@@ -284,19 +285,25 @@ pub(crate) fn serial_tree<S>(
     Ok(merge(a, serial_tree(mid, hi, leaf, merge)?))
 }
 
-/// [`serial_tree`] with the halves run in parallel: the same tree, so the same result.
+/// [`serial_tree`] with the halves run in parallel: the same tree, so the same result. Once
+/// `cancel` is set, every node not yet begun stops at once (a tree of 10⁸ leaves is not walked
+/// to find each one cancelled).
 pub(crate) fn parallel_tree<S: Send>(
     lo: usize,
     hi: usize,
     leaf: &(impl Fn(usize) -> Result<S> + Sync),
     merge: &(impl Fn(S, S) -> S + Sync),
+    cancel: &Cancel,
 ) -> Result<S> {
+    cancel.check()?;
     if hi - lo == 1 {
         return leaf(lo);
     }
     let mid = lo + (hi - lo) / 2;
-    let (a, b) =
-        rayon::join(|| parallel_tree(lo, mid, leaf, merge), || parallel_tree(mid, hi, leaf, merge));
+    let (a, b) = rayon::join(
+        || parallel_tree(lo, mid, leaf, merge, cancel),
+        || parallel_tree(mid, hi, leaf, merge, cancel),
+    );
     Ok(merge(a?, b?))
 }
 
@@ -361,8 +368,10 @@ fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
         }
         return Ok(());
     }
-    // The first error (a cancellation) is kept; the lanes after it stop at once.
+    // The first error (a cancellation) is kept; the lanes after it are skipped, each at the
+    // cost of a look at a flag (their places must still be filled).
     let failed = std::sync::Mutex::new(None);
+    let stop = AtomicBool::new(false);
     pool::install(|| {
         (0..lanes.n_out())
             .into_par_iter()
@@ -370,7 +379,11 @@ fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
             .map_init(
                 || scratch(len),
                 |buf, j| {
+                    if stop.load(Ordering::Relaxed) {
+                        return finish(None);
+                    }
                     one(buf, j).unwrap_or_else(|e| {
+                        stop.store(true, Ordering::Relaxed);
                         failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
                         finish(None)
                     })
@@ -414,7 +427,7 @@ fn shared_chunks<T: Element, R: Reducer<T>>(
     if serial {
         serial_tree(0, chunks, &mut |c| chunk(c), &merge)
     } else {
-        pool::install(|| parallel_tree(0, chunks, &chunk, &merge))
+        pool::install(|| parallel_tree(0, chunks, &chunk, &merge, cancel))
     }
 }
 

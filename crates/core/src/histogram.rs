@@ -185,7 +185,7 @@ fn by_pieces<S: Send>(
     if total < SERIAL_BELOW || pool::threads_here() == 1 {
         return engine::serial_tree(0, pieces, &mut |p| one(p), merge);
     }
-    pool::install(|| engine::parallel_tree(0, pieces, &one, merge))
+    pool::install(|| engine::parallel_tree(0, pieces, &one, merge, cancel))
 }
 
 /// The elements `start..end` of `a` in C order: borrowed when `a` is C-contiguous, else

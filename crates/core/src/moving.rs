@@ -171,13 +171,19 @@ pub fn moving_into<T: Element>(
         });
     }
     let failed = Mutex::new(None);
+    // Set with the first error: the lanes after it are skipped at the cost of a look at it.
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let one = |x: ArrayView1<'_, T>, mut o: ArrayViewMut1<'_, T::Float>| {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let (mut tin, mut tout) = (Vec::new(), Vec::new());
         for (k, d) in o.axis_chunks_iter_mut(Axis(0), seg).enumerate() {
             // Polled per segment: a lane may be long.
             if let Err(e) =
                 cancel.check().and_then(|()| job.segment_of(&x, k * seg, d, &mut tin, &mut tout))
             {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
                 failed.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
                 return;
             }
@@ -428,8 +434,11 @@ impl Job {
         let w = self.window;
         let (first, lo, end) =
             (start.saturating_sub(w - 1), start.saturating_sub(w), start + out.len());
+        // One pass: whether every value is finite, the largest finite magnitude, and the
+        // farthest from the first value.
         // One pass: whether every value is finite, and the largest finite magnitude.
-        let (finite, largest) = xs[lo..end].iter().fold((true, 0.0f64), |(ok, m), x| {
+        let stretch = &xs[lo..end];
+        let (finite, largest) = stretch.iter().fold((true, 0.0f64), |(ok, m), x| {
             let v = x.to_f64().abs();
             let fin = v <= f64::MAX;
             (ok & fin, if fin && v > m { v } else { m })
@@ -449,21 +458,34 @@ impl Job {
         };
         if finite {
             let (o, u) = (&mut *out, unscale);
+            // Outliers: the sums watch their own rounding (a slower loop); else they need not.
+            // Outliers (see `STRAY`), from a sample's median and spread: no value is farther
+            // from the median than the largest magnitude and the median's together, and only
+            // when that is not close enough are the distances looked at.
+            let (centre, typical) = typical(&ArrayView1::from(stretch));
+            let careful = largest + centre.abs() > STRAY * typical
+                && stretch.iter().any(|x| (x.to_f64() - centre).abs() > STRAY * typical);
             // Values read as they are, or scaled: two loops, so the common one has no multiply.
             macro_rules! f {
                 ($value:expr) => {
-                    if scale == 1.0 {
-                        self.finite_sums(xs, start, o, shift, |x: T| x.to_f64(), &$value)
-                    } else {
-                        self.finite_sums(xs, start, o, shift, |x: T| x.to_f64() * scale, &$value)
+                    match (careful, scale == 1.0) {
+                        (false, true) => self.finite_sums::<T, false>(
+                            xs, start, o, shift, |x: T| x.to_f64(), &$value,
+                        ),
+                        (false, false) => self.finite_sums::<T, false>(
+                            xs, start, o, shift, |x: T| x.to_f64() * scale, &$value,
+                        ),
+                        (true, _) => self.finite_sums::<T, true>(
+                            xs, start, o, shift, |x: T| x.to_f64() * scale, &$value,
+                        ),
                     }
                 };
             }
             match self.op {
-                MoveOp::Sum => f!(|n, s1, _| (shift * n + s1) * u),
-                MoveOp::Mean => f!(|n, s1, _| (shift + s1 / n) * u),
-                MoveOp::Var(d) => f!(|n, s1, s2| variance(n, s1, s2, d) * u * u),
-                MoveOp::Std(d) => f!(|n, s1, s2| variance(n, s1, s2, d).sqrt() * u),
+                MoveOp::Sum => f!(|sh, n, s1, _| (sh * n + s1) * u),
+                MoveOp::Mean => f!(|sh, n, s1, _| (sh + s1 / n) * u),
+                MoveOp::Var(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d) * u * u),
+                MoveOp::Std(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d).sqrt() * u),
                 _ => unreachable!("only sums here"),
             }
             return;
@@ -476,6 +498,15 @@ impl Job {
             s.add(xs[i].to_f64());
             if i >= w {
                 s.remove(xs[i - w].to_f64());
+            }
+            if s.stale() {
+                // As in `finite_sums`: again from the window, shifted by a finite value of it.
+                let window = &xs[(i + 1).saturating_sub(w)..=i];
+                let first = window.iter().map(|x| x.to_f64()).find(|v| v.is_finite());
+                s = Sums { shift: first.unwrap_or(0.0) * scale, scale, ..Sums::default() };
+                for x in window {
+                    s.add(x.to_f64());
+                }
             }
             let v = if s.count < self.min_count {
                 f64::NAN
@@ -505,8 +536,8 @@ impl Job {
         let lo = start.saturating_sub(w);
         let part = t.slice(s![lo..start + rows, ..]);
         let sums = matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_));
-        if sums && part.iter().all(|x| x.to_f64().abs() < HUGE) {
-            let first = t.row(start.saturating_sub(w - 1));
+        let first = t.row(start.saturating_sub(w - 1));
+        if sums && Self::plain_columns(&part)? {
             let shift: Vec<f64> = mem::collect(m, first.iter().map(|x| x.to_f64()))?;
             let (first, o, sh) = (start - lo, &mut *out, &shift);
             return match self.op {
@@ -522,6 +553,8 @@ impl Job {
                 _ => unreachable!("only sums here"),
             };
         }
+        // Values not all finite, or a column with outliers (whose sums then watch their
+        // rounding): column by column.
         // Column by column, each from a copy of its part of the table.
         let mut xs = mem::with_capacity(part.nrows())?;
         let mut ys = mem::filled(rows, T::float_from_f64(0.0))?;
@@ -534,6 +567,31 @@ impl Job {
             }
         }
         Ok(())
+    }
+
+    /// Whether every column of `part` is finite, below [`HUGE`] and without outliers (see
+    /// [`STRAY`]): the columns' sums can then run together, unwatched. One pass for the
+    /// largest magnitude; the distances themselves only when that does not settle it.
+    fn plain_columns<T: Element>(part: &ArrayView2<'_, T>) -> Result<bool> {
+        let (finite, largest) = part.iter().fold((true, 0.0f64), |(ok, m), x| {
+            let v = x.to_f64().abs();
+            (ok && v < HUGE, if v > m { v } else { m })
+        });
+        if !finite {
+            return Ok(false);
+        }
+        let m = part.ncols();
+        let mut centre = mem::filled(m, 0.0)?;
+        let mut typ = mem::filled(m, 0.0)?;
+        for (j, c) in part.columns().into_iter().enumerate() {
+            (centre[j], typ[j]) = typical(&c);
+        }
+        if centre.iter().zip(&typ).all(|(&c, &t)| largest + c.abs() <= STRAY * t) {
+            return Ok(true);
+        }
+        Ok(part.columns().into_iter().zip(centre.iter().zip(&typ)).all(|(col, (&c, &t))| {
+            col.iter().all(|x| (x.to_f64() - c).abs() <= STRAY * t)
+        }))
     }
 
     /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the
@@ -593,36 +651,73 @@ impl Job {
     /// [`Job::sums`] for a stretch without NaN or infinity: every window past the first `window`
     /// outputs is full, and each step adds the difference of the new and the old value (one
     /// addition in each chain of dependent additions, the loop's speed limit).
+    ///
+    /// The sums' rounding grows with the magnitudes that have passed through them: an outlier
+    /// that has left the window (or that the sums are shifted by) leaves its rounding behind
+    /// (bottleneck's sums keep it: a mean of 1 and 13 after `i64::MIN` comes out as 0). Beside
+    /// the sums run the magnitudes added since the start (`t1`, `t2`) and those of the window
+    /// (`a1`, the sum of its values' magnitudes, and its spread); when the first outgrow the
+    /// second by [`RESTART`] (see [`stale`]), the sums start again from the window, shifted by
+    /// its newest value. Ordinary data never gets near that in a segment.
+    ///
+    /// The watch costs as much as the sums, so it is kept (`CAREFUL`) for stretches with values
+    /// far from the rest ([`STRAY`]); without them, the rounding stays within `2⁻³⁰` of the
+    /// stretch's typical distance from its first value.
     #[inline]
-    fn finite_sums<T: Element>(
+    fn finite_sums<T: Element, const CAREFUL: bool>(
         self,
         xs: &[T],
         start: usize,
         out: &mut [T::Float],
         shift: f64,
         read: impl Fn(T) -> f64,
-        value: &impl Fn(f64, f64, f64) -> f64,
+        value: &impl Fn(f64, f64, f64, f64) -> f64,
     ) {
         let w = self.window;
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        let mut shift = shift;
+        let (mut s1, mut s2, mut a1, mut t1, mut t2) = (0.0f64, 0.0f64, 0.0f64, 0.0f64, 0.0f64);
         for &x in &xs[start.saturating_sub(w)..start] {
             let d = read(x) - shift;
             s1 += d;
             s2 += d * d;
+            a1 += read(x).abs();
+            t1 += d.abs();
         }
+        t2 += s2;
         for (i, o) in (start..).zip(out.iter_mut()) {
-            let new = read(xs[i]) - shift;
+            let (x_new, new) = (read(xs[i]), read(xs[i]) - shift);
             let n = if i >= w {
-                let old = read(xs[i - w]) - shift;
+                let (x_old, old) = (read(xs[i - w]), read(xs[i - w]) - shift);
                 s1 += new - old;
                 s2 += (new - old) * (new + old);
+                if CAREFUL {
+                    a1 += x_new.abs() - x_old.abs();
+                    t1 += new.abs() + old.abs();
+                    t2 += new * new + old * old;
+                }
                 w
             } else {
                 s1 += new;
                 s2 += new * new;
+                if CAREFUL {
+                    a1 += x_new.abs();
+                    t1 += new.abs();
+                    t2 += new * new;
+                }
                 i + 1
             };
-            let v = if n < self.min_count { f64::NAN } else { value(n as f64, s1, s2) };
+            if CAREFUL && stale(n as f64, s1, s2, a1, t1, t2) {
+                shift = x_new;
+                (s1, s2, t1) = (0.0, 0.0, 0.0);
+                for &x in &xs[i + 1 - n..=i] {
+                    let d = read(x) - shift;
+                    s1 += d;
+                    s2 += d * d;
+                    t1 += d.abs();
+                }
+                t2 = s2;
+            }
+            let v = if n < self.min_count { f64::NAN } else { value(shift, n as f64, s1, s2) };
             *o = T::float_from_f64(v);
         }
     }
@@ -808,6 +903,11 @@ struct Sums {
     count: usize,
     s1: f64,
     s2: f64,
+    /// Sum of the magnitudes of the window's shifted values.
+    a1: f64,
+    /// Magnitudes (and squares) that passed through `s1` (`s2`) since the start.
+    t1: f64,
+    t2: f64,
     pos_inf: usize,
     neg_inf: usize,
 }
@@ -823,6 +923,9 @@ impl Sums {
             let d = v * self.scale - self.shift;
             self.s1 += d;
             self.s2 += d * d;
+            self.a1 += (v * self.scale).abs();
+            self.t1 += d.abs();
+            self.t2 += d * d;
         } else if v > 0.0 {
             self.pos_inf += 1;
         } else {
@@ -840,11 +943,19 @@ impl Sums {
             let d = v * self.scale - self.shift;
             self.s1 -= d;
             self.s2 -= d * d;
+            self.a1 -= (v * self.scale).abs();
+            self.t1 += d.abs();
+            self.t2 += d * d;
         } else if v > 0.0 {
             self.pos_inf -= 1;
         } else {
             self.neg_inf -= 1;
         }
+    }
+
+    /// Whether the sums' rounding may have outgrown the window's values (see [`stale`]).
+    fn stale(&self) -> bool {
+        stale(self.finite() as f64, self.s1, self.s2, self.a1, self.t1, self.t2)
     }
 
     fn finite(&self) -> usize {
@@ -877,6 +988,48 @@ impl Sums {
     }
 }
 
+/// How far the magnitudes that passed through running sums may outgrow the window's own
+/// before the sums start again (their rounding is then at most about 2⁻²⁶ of the window's).
+const RESTART: f64 = 67_108_864.0; // 2^26
+
+/// How far (against their typical distance from it) values may stray from the value running
+/// sums are shifted by before the sums watch their own rounding: `2¹⁶`, so that without the
+/// watch, over a segment of up to `2¹⁶` steps, the rounding stays near `2⁻²¹` of the typical
+/// distance.
+const STRAY: f64 = 65_536.0;
+
+/// A typical value of `xs` and a typical distance from it: the median of 33 values spread
+/// over it (all of them, when fewer), and their median distance from that.
+fn typical<T: Element>(xs: &ArrayView1<'_, T>) -> (f64, f64) {
+    let (n, count) = (xs.len(), xs.len().min(33));
+    if count == 0 {
+        return (0.0, 0.0);
+    }
+    let at = |k: usize| if count > 1 { k * (n - 1) / (count - 1) } else { 0 };
+    let mut v = [0.0f64; 33];
+    for (k, slot) in v[..count].iter_mut().enumerate() {
+        *slot = xs[at(k)].to_f64();
+    }
+    let v = &mut v[..count];
+    let mid = count / 2;
+    let centre = *v.select_nth_unstable_by(mid, f64::total_cmp).1;
+    for x in v.iter_mut() {
+        *x = (*x - centre).abs();
+    }
+    (centre, *v.select_nth_unstable_by(mid, f64::total_cmp).1)
+}
+
+/// Whether running sums of `n` shifted values (`s1`, `s2`) may have lost the window's digits:
+/// the magnitudes that passed through them (`t1`, `t2`) outgrow by [`RESTART`] the window's
+/// values (`a1`, the sum of their magnitudes) or its spread (`n s2 - s1²`, over `n`).
+#[inline]
+fn stale(n: f64, s1: f64, s2: f64, a1: f64, t1: f64, t2: f64) -> bool {
+    // Without branches: it runs every step (and vectorizes across columns).
+    #[allow(clippy::needless_bitwise_bool)]
+    let stale = (t1 > RESTART * a1) | (t2 * n > RESTART * (s2 * n - s1 * s1));
+    stale
+}
+
 /// Magnitudes from which the running sums scale values down first: `window · (2·HUGE)²` stays
 /// far below `f64::MAX` for any window that fits in memory.
 const HUGE: f64 = 3.1e144; // about 2^480
@@ -886,7 +1039,8 @@ const HUGE: f64 = 3.1e144; // about 2^480
 /// `n - ddof <= 0` as NumPy's, NaN for a NaN `ddof`.
 #[inline]
 fn variance(n: f64, s1: f64, s2: f64, ddof: f64) -> f64 {
-    let m2 = s2 - s1 * s1 / n;
+    // One value has no spread: exactly, not the rounding left in the running sums.
+    let m2 = if n == 1.0 { 0.0 } else { s2 - s1 * s1 / n };
     let dof = n - ddof;
     // Comparisons keep NaN where `max` would turn it into zero.
     (if m2 < 0.0 { 0.0 } else { m2 }) / (if dof < 0.0 { 0.0 } else { dof })
@@ -950,6 +1104,27 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn an_outlier_leaves_no_rounding_behind() {
+        // i64::MIN, then small values: the sums start again once it has left the window.
+        let xs: Vec<i64> = vec![i64::MIN, 1, 13, -12, -23, 7, 7];
+        let a = ArrayD::from_shape_vec(IxDyn(&[xs.len()]), xs).unwrap();
+        let w = Window { window: 2, min_count: None, axis: 0 };
+        let m = moving(&a.view(), MoveOp::Mean, &w, &crate::cancel::NEVER).unwrap();
+        assert_eq!(m.as_slice().unwrap()[2..], [7.0, 0.5, -17.5, -8.0, 7.0]);
+        let v = moving(&a.view(), MoveOp::Var(0.0), &w, &crate::cancel::NEVER).unwrap();
+        assert_eq!(v.as_slice().unwrap()[2..], [36.0, 156.25, 30.25, 225.0, 0.0]);
+        // The same down the columns of a table, and with a NaN (the other paths).
+        let t = ArrayD::from_shape_fn(IxDyn(&[7, 3]), |i| a[[i[0]]] as f64 + i[1] as f64);
+        let m = moving(&t.view(), MoveOp::Mean, &w, &crate::cancel::NEVER).unwrap();
+        assert_eq!(m[[2, 0]], 7.0);
+        let mut n = t.clone();
+        n[[5, 2]] = f64::NAN;
+        let w1 = Window { window: 2, min_count: Some(1), axis: 0 };
+        let m = moving(&n.view(), MoveOp::Mean, &w1, &crate::cancel::NEVER).unwrap();
+        assert_eq!((m[[2, 2]], m[[6, 2]]), (9.0, 9.0));
     }
 
     #[test]

@@ -388,6 +388,8 @@ impl Moments {
     /// [`Moments::nanvar`] when NaN are skipped, else [`Moments::var`]; and the warning NumPy
     /// gives for a divisor that is not positive.
     #[must_use]
+    ///
+    /// `skipna` applies to float data only: NumPy's `nanvar` of integers is its `var`.
     pub fn variance(&self, ddof: f64, skipna: bool) -> (f64, Option<Warning>) {
         let short = self.count as f64 - ddof <= 0.0;
         match (skipna, short) {
@@ -437,15 +439,16 @@ fn variance<T: Element>(
     root: bool,
 ) -> Result<Reduced<T::Float>> {
     let r = MomentsR { skipna: opts.skipna };
+    let nan_rules = opts.skipna && T::DTYPE.is_float();
     let short = AtomicBool::new(false);
     let (shape, values) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| {
-        let (v, warning) = s.unwrap_or_default().variance(opts.ddof, opts.skipna);
+        let (v, warning) = s.unwrap_or_default().variance(opts.ddof, nan_rules);
         if warning.is_some() {
             short.store(true, Ordering::Relaxed);
         }
         T::float_from_f64(if root { v.sqrt() } else { v })
     })?;
-    let warning = short.into_inner().then_some(if opts.skipna {
+    let warning = short.into_inner().then_some(if nan_rules {
         Warning::NanDegreesOfFreedom
     } else {
         Warning::DegreesOfFreedom

@@ -159,7 +159,7 @@ fn stats<T: Element>(a: &ArrayView2<'_, T>, pre: &[f64], cancel: &Cancel) -> Res
     if a.len() < SERIAL_BELOW || pool::threads_here() == 1 {
         engine::serial_tree(0, chunks, &mut |k| chunk(k), &merge)
     } else {
-        pool::install(|| engine::parallel_tree(0, chunks, &chunk, &merge))
+        pool::install(|| engine::parallel_tree(0, chunks, &chunk, &merge, cancel))
     }
 }
 
