@@ -604,6 +604,21 @@ fn screen<R: Real>(
     }
 }
 
+/// [`knn`] of rows of no features: all at distance 0 (NaN for cosine, 0/0), so the first `k`
+/// of each, at once, rather than every pair of a million rows compared.
+fn featureless<R: Real>(
+    metric: Metric,
+    mut dist: Array2<R>,
+    mut idx: Array2<i64>,
+) -> (Array2<R>, Array2<i64>) {
+    let d = if metric == Metric::Cosine { f64::NAN } else { 0.0 };
+    dist.fill(R::from_f64(d));
+    for mut row in idx.rows_mut() {
+        row.iter_mut().enumerate().for_each(|(j, i)| *i = j as i64);
+    }
+    (dist, idx)
+}
+
 /// Offers every distance of a row-major tile (`b0` its first base row) to `best`, query rows
 /// from `q0`.
 fn offer_all(tile: &[f64], width: usize, q0: usize, b0: usize, best: &mut Best) {
@@ -667,6 +682,9 @@ pub fn knn<T: Element, R: Real>(
     // The results first: a shape the machine cannot hold fails before any work.
     let mut dist = mem::array((nq, k), R::from_f64(f64::NAN))?;
     let mut idx = mem::array((nq, k), 0i64)?;
+    if base.ncols() == 0 {
+        return Ok(featureless(metric, dist, idx));
+    }
     // Centred on the base (a sample of it), so that a query's neighbours do not depend on
     // the other queries.
     let centre = centring(metric, base)?;

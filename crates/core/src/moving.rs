@@ -470,13 +470,28 @@ impl Job {
                 ($value:expr) => {
                     match (careful, scale == 1.0) {
                         (false, true) => self.finite_sums::<T, false>(
-                            xs, start, o, shift, |x: T| x.to_f64(), &$value,
+                            xs,
+                            start,
+                            o,
+                            shift,
+                            |x: T| x.to_f64(),
+                            &$value,
                         ),
                         (false, false) => self.finite_sums::<T, false>(
-                            xs, start, o, shift, |x: T| x.to_f64() * scale, &$value,
+                            xs,
+                            start,
+                            o,
+                            shift,
+                            |x: T| x.to_f64() * scale,
+                            &$value,
                         ),
                         (true, _) => self.finite_sums::<T, true>(
-                            xs, start, o, shift, |x: T| x.to_f64() * scale, &$value,
+                            xs,
+                            start,
+                            o,
+                            shift,
+                            |x: T| x.to_f64() * scale,
+                            &$value,
                         ),
                     }
                 };
@@ -589,9 +604,11 @@ impl Job {
         if centre.iter().zip(&typ).all(|(&c, &t)| largest + c.abs() <= STRAY * t) {
             return Ok(true);
         }
-        Ok(part.columns().into_iter().zip(centre.iter().zip(&typ)).all(|(col, (&c, &t))| {
-            col.iter().all(|x| (x.to_f64() - c).abs() <= STRAY * t)
-        }))
+        Ok(part
+            .columns()
+            .into_iter()
+            .zip(centre.iter().zip(&typ))
+            .all(|(col, (&c, &t))| col.iter().all(|x| (x.to_f64() - c).abs() <= STRAY * t)))
     }
 
     /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the

@@ -289,6 +289,10 @@ pub fn scale_into<T: Element, F: Element>(
             a.shape()
         )));
     }
+    if a.is_empty() {
+        // Nothing to scale (and no walk down 2⁴⁰ empty rows); the range is still checked.
+        return map(&[], Vec::new(), how).map(|_| ());
+    }
     let (stats, pre) = statistics(a, cancel)?;
     let f = map(&stats, pre, how)?;
     transform(out, Some(a), &f, cancel)
@@ -300,6 +304,9 @@ pub fn scale_in_place<F: Element>(
     how: &Scaling,
     cancel: &Cancel,
 ) -> Result<()> {
+    if x.is_empty() {
+        return map(&[], Vec::new(), how).map(|_| ());
+    }
     let (stats, pre) = statistics(&x.view(), cancel)?;
     let f = map(&stats, pre, how)?;
     transform::<F, F>(x, None, &f, cancel)
