@@ -11,10 +11,14 @@ VENV_STAMP := $(VENV)/.requirements
 WHEEL_STAMP := $(VENV)/.nocopy-installed
 BENCH_STAMP := $(VENV)/.bench-requirements
 CLI := target/release/nocopy
+TOOLS := .tools
+CARGO_FUZZ := $(TOOLS)/bin/cargo-fuzz
+# Seconds `make fuzz` (and so `make test`) runs the fuzz target for.
+FUZZ_SECONDS ?= 60
 RUST_SOURCES := Cargo.toml Cargo.lock pyproject.toml $(shell find crates -name '*.rs' -o -name Cargo.toml)
 PY_SOURCES := $(shell find python -type f -not -path '*/__pycache__/*')
 
-.PHONY: demo test bench lint build cli rust-test py-test clean
+.PHONY: demo test bench lint build cli rust-test py-test fuzz clean
 
 $(VENV_STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +52,21 @@ rust-test:
 py-test: build cli
 	NOCOPY_CLI=$(abspath $(CLI)) $(PY) -m pytest -q
 
-test: rust-test py-test
+# The readers under libFuzzer for FUZZ_SECONDS, from the committed corpus and every past
+# crash (fuzz/regressions, which `cargo test` also reads). New inputs go to a scratch folder;
+# a crash fails the run and leaves its input in fuzz/artifacts/read.
+$(CARGO_FUZZ):
+	cargo install cargo-fuzz --version 0.13.2 --locked --quiet --root $(TOOLS)
+
+fuzz: $(CARGO_FUZZ)
+	rm -rf $(TOOLS)/fuzz-corpus && mkdir -p $(TOOLS)/fuzz-corpus
+	cd fuzz && ../$(CARGO_FUZZ) run --sanitizer none --release read \
+		../$(TOOLS)/fuzz-corpus corpus/read regressions/read -- \
+		-max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+		2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+== ERROR|SUMMARY|Test unit written)' \
+		|| test $${PIPESTATUS[0]} -eq 0
+
+test: rust-test py-test fuzz
 
 bench: build $(BENCH_STAMP)
 	cargo bench -p nocopy-bench --bench paths
@@ -62,4 +80,4 @@ lint: $(VENV_STAMP) build
 	$(PY) -m mypy.stubtest nocopy._native
 
 clean:
-	rm -rf $(VENV) dist target
+	rm -rf $(VENV) dist target fuzz/target $(TOOLS)

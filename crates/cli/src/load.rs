@@ -92,7 +92,9 @@ fn is_npz(path: &str) -> bool {
 /// the entry `member.npy`, the last one of that name when there are several (as Python's
 /// `zipfile`). Its declared size is allocated up front (fallibly), exactly that many bytes are
 /// read, and its checksum is verified.
-pub fn npz_member(archive: impl Read + Seek, member: &str) -> Result<NpyArray> {
+pub fn npz_member(mut archive: impl Read + Seek, member: &str) -> Result<NpyArray> {
+    let length = archive.seek(std::io::SeekFrom::End(0)).context("cannot read the archive")?;
+    archive.rewind().context("cannot read the archive")?;
     let mut zip = zip::ZipArchive::new(archive).context("not a valid .npz archive")?;
     let name = format!("{member}.npy");
     if zip.index_for_name(&name).is_none() {
@@ -104,6 +106,17 @@ pub fn npz_member(archive: impl Read + Seek, member: &str) -> Result<NpyArray> {
     }
     let mut entry = zip.by_name(&name).with_context(|| format!("cannot read {member:?}"))?;
     let size = usize::try_from(entry.size()).context("the member is too large")?;
+    // A member holds at most the archive's bytes, which deflate expands at most 1032 times
+    // (a stored member not at all): a size beyond that is a lie, refused before its memory is
+    // asked for.
+    let packed = entry.compressed_size().min(length);
+    let most = match entry.compression() {
+        zip::CompressionMethod::Stored => packed,
+        _ => packed.saturating_mul(1032).saturating_add(1024),
+    };
+    if entry.size() > most {
+        bail!("{member:?} claims {size} bytes, more than its {packed} compressed bytes can hold");
+    }
     let mut words = aligned(size)?;
     let buf = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..size];
     entry.read_exact(buf).with_context(|| format!("cannot read {member:?}"))?;
