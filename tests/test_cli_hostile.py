@@ -208,6 +208,7 @@ def mutated_header(rng: random.Random) -> str:
     repeated, missing, extra or reordered, and the text sometimes mutated byte by byte."""
     keys = ["descr", "fortran_order", "shape"]
     rng.shuffle(keys)
+
     def value(k: str) -> str:
         # Mostly spellings NumPy writes, so that many files are read by both.
         return rng.choice(VALID[k] if rng.random() < 0.75 else HEADER_PIECES[k])

@@ -184,7 +184,7 @@ def numpy_and_warnings(f):
         "nanvar-ddof-nan",
         "var-ddof-n",
         "nanvar-of-integers",
-    ],  # fmt: skip
+    ],
 )
 def test_degrees_of_freedom_at_or_past_the_count_follow_numpy(call):
     ours, ours_warned = numpy_and_warnings(lambda: call(nc))
