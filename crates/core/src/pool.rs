@@ -106,7 +106,9 @@ fn pool() -> Arc<ThreadPool> {
         }
         None => default_threads(),
     };
-    let p = build(threads).or_else(|_| build(1)).expect("a one-thread pool can always be built");
+    let p = build(threads)
+        .or_else(|_| build(1))
+        .expect("the system refused to start even one thread for nocopy's pool");
     *slot = Some(Slot { pool: Arc::clone(&p), generation });
     p
 }
