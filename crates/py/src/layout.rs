@@ -166,14 +166,20 @@ pub(crate) fn get_num_threads() -> usize {
     nocopy_core::pool::num_threads()
 }
 
-/// Sets the number of threads nocopy's kernels use (at least 1).
+/// Sets the number of threads nocopy's kernels use (1 to 1024).
 ///
-/// Results do not depend on it: every kernel gives the same bits for any thread count.
+/// Results do not depend on it: every kernel gives the same bits for any thread count. A child
+/// made by ``os.fork()`` starts its own threads, as many as its parent's pool had.
 ///
 /// Parameters
 /// ----------
 /// n : int
 ///     Number of threads.
+///
+/// Raises
+/// ------
+/// ValueError
+///     For fewer than 1 or more than 1024, at once.
 ///
 /// Examples
 /// --------
