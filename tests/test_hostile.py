@@ -57,8 +57,9 @@ def run_cases(cases: list[dict[str, Any]], *, threads: int | None = None) -> lis
             env=env,
         )
     except subprocess.TimeoutExpired as e:
-        done = (e.stdout or b"").count(b"\n") if isinstance(e.stdout, bytes) else 0
-        pytest.fail(f"hang: the child stopped answering after {done} of {len(cases)} cases")
+        text = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        done = sum(line.startswith("{") for line in text.splitlines())
+        pytest.fail(f"hang at case {done} of {len(cases)}: {cases[min(done, len(cases) - 1)]}")
     reports = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     if log := os.environ.get("NOCOPY_HOSTILE_LOG"):
         # For the counts in a closing note: every case and what became of it.
@@ -117,6 +118,8 @@ def values(shape: tuple[int, ...], dtype: str = "<f8", **kw: Any) -> dict[str, A
 BIG = 2**40
 #: A failing batch is reported whole: shrinking would rerun children for minutes.
 NO_SHRINK = (Phase.explicit, Phase.generate)
+#: More batches for a longer campaign (NOCOPY_HOSTILE_SCALE=10 draws ten times as many).
+SCALE = int(os.environ.get("NOCOPY_HOSTILE_SCALE", "1"))
 
 
 # The examples, each by name: a clean MemoryError (as NumPy's) where the output or a
@@ -215,7 +218,7 @@ def hostile_case(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-@settings(max_examples=25, deadline=None, derandomize=True, database=None, phases=NO_SHRINK,
+@settings(max_examples=25 * SCALE, deadline=None, derandomize=True, database=None, phases=NO_SHRINK,
           suppress_health_check=list(HealthCheck))  # fmt: skip
 @given(cases=st.lists(hostile_case(), min_size=30, max_size=30))
 def test_every_function_on_huge_empty_and_broadcast_inputs(threads, cases):
@@ -262,7 +265,7 @@ def extreme_values(draw: st.DrawFn) -> dict[str, Any]:
     return {"func": func, "inputs": [spec], "kwargs": kwargs, "compare": True}
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None, phases=NO_SHRINK,
+@settings(max_examples=20 * SCALE, deadline=None, derandomize=True, database=None, phases=NO_SHRINK,
           suppress_health_check=list(HealthCheck))  # fmt: skip
 @given(st.lists(extreme_values(), min_size=40, max_size=40))
 def test_extreme_values_give_the_peers_answer_or_a_clean_error(cases):

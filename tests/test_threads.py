@@ -110,6 +110,8 @@ LONG_CALLS = {
         np.broadcast_to(np.float64(2.0), (4000, 4000)),
         "cityblock",
     ),
+    # Rows so long that one tile of them is seconds of work: products taken in pieces.
+    "pdist-long-rows": lambda: nc.pdist(np.broadcast_to(np.float64(1.0), (256, 2**18))),
     "histogram": lambda: nc.histogram(np.broadcast_to(np.float64(0.5), (2**33,)), 10, range=(0, 1)),
     "histogram-weighted": lambda: nc.histogram(
         np.broadcast_to(np.float64(0.5), (2**32,)),

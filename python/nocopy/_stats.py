@@ -417,6 +417,11 @@ def histogram(
     w = None if weights is None else np.asarray(weights)
     if w is not None and w.shape != arr.shape:
         raise ValueError("weights should have the same shape as a.")
+    if arr.dtype == np.bool_ and not isinstance(bins, str):
+        # As NumPy: booleans are counted as uint8, with its warning (here a view, not a copy).
+        msg = f"Converting input from {arr.dtype} to {np.uint8} for compatibility."
+        warnings.warn(msg, RuntimeWarning, stacklevel=2)
+        arr = arr.view(np.uint8)
     if (
         isinstance(bins, str)
         or arr.dtype.kind not in _COMPUTED

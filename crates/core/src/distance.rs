@@ -100,6 +100,14 @@ impl Real for f32 {
 const ROWS: usize = 128;
 /// Rows of the second set per tile.
 const COLS: usize = 512;
+/// Multiply-adds a tile may take at most (a few milliseconds): rows of very many features
+/// are taken fewer to a tile, so that Ctrl-C, looked for between tiles, is heard promptly.
+const TILE_WORK: usize = 1 << 26;
+
+/// Rows of the second set per tile against `rows` rows of `d` features.
+fn cols_for(rows: usize, d: usize) -> usize {
+    (TILE_WORK / rows.saturating_mul(d).max(1)).clamp(16, COLS)
+}
 
 /// A tile of rows converted to the working type (and centred), with their squared norms (also
 /// rounded to the working type) and the largest norm.
@@ -121,45 +129,72 @@ impl<R: Real> Tile<R> {
     }
 
     /// The rows of `src` (moved by `centre`) in the working type; fails when a tile of them
-    /// cannot be allocated (rows of very many features).
+    /// cannot be allocated (rows of very many features) or on `cancel`, polled per row.
     pub(crate) fn fill<T: Element>(
         &mut self,
         src: &ArrayView2<'_, T>,
         centre: Option<&[f64]>,
+        cancel: &Cancel,
     ) -> Result<()> {
         let (n, k) = src.dim();
-        if self.rows.dim() != (n, k) {
-            self.rows = mem::array((n, k), R::default())?;
-        }
+        // Each value written once, row by row (no zeroed tile first: for rows of very many
+        // features that alone would be a long wait between polls).
+        let mut values = std::mem::take(&mut self.rows).into_raw_vec_and_offset().0;
+        values.clear();
+        mem::reserve(&mut values, mem::elements(&[n, k], size_of::<R>())?)?;
         self.norms.clear();
         mem::reserve(&mut self.norms, n)?;
-        for (mut dst, row) in self.rows.rows_mut().into_iter().zip(src.rows()) {
-            let dst = dst.as_slice_mut().expect("tiles are C-ordered");
+        for row in src.rows() {
+            cancel.check()?;
+            let from = values.len();
             match (centre, row.as_slice()) {
                 (Some(c), Some(xs)) => {
-                    for ((d, x), c) in dst.iter_mut().zip(xs).zip(c) {
-                        *d = R::from_f64(x.to_f64() - c);
-                    }
+                    values.extend(xs.iter().zip(c).map(|(x, c)| R::from_f64(x.to_f64() - c)));
                 }
                 (Some(c), None) => {
-                    for ((d, x), c) in dst.iter_mut().zip(row).zip(c) {
-                        *d = R::from_f64(x.to_f64() - c);
-                    }
+                    values.extend(row.iter().zip(c).map(|(x, c)| R::from_f64(x.to_f64() - c)));
                 }
-                (None, _) => {
-                    for (d, x) in dst.iter_mut().zip(row) {
-                        *d = R::from_f64(x.to_f64());
-                    }
-                }
+                (None, _) => values.extend(row.iter().map(|x| R::from_f64(x.to_f64()))),
             }
-            self.norms.push(squared_norm(dst));
+            self.norms.push(squared_norm(&values[from..]));
         }
+        self.rows = mem::shaped((n, k), values)?;
         self.rounded.clear();
         mem::reserve(&mut self.rounded, n)?;
         self.rounded.extend(self.norms.iter().map(|&n| R::from_f64(n)));
         self.max_norm = self.norms.iter().copied().fold(0.0, f64::max);
         Ok(())
     }
+}
+
+/// Features per matrix product: a product of long rows is taken in pieces of this many
+/// features, between which `cancel` is polled. Fixed (not sized by the tile), so that a
+/// distance's rounding does not depend on how rows were tiled, and so on the thread count.
+const FEATURES_PER_PRODUCT: usize = 4096;
+
+/// `dots = a · bᵀ` (resized to `a.len × b.len`), in pieces of [`FEATURES_PER_PRODUCT`]
+/// features.
+pub(crate) fn products<R: Real>(
+    a: &Tile<R>,
+    b: &Tile<R>,
+    dots: &mut Array2<R>,
+    cancel: &Cancel,
+) -> Result<()> {
+    let (na, nb, d) = (a.rows.nrows(), b.rows.nrows(), a.rows.ncols());
+    if dots.dim() != (na, nb) {
+        *dots = mem::array((na, nb), R::default())?;
+    }
+    if d == 0 {
+        dots.fill(R::zero());
+    }
+    for k0 in (0..d).step_by(FEATURES_PER_PRODUCT) {
+        cancel.check()?;
+        let k1 = (k0 + FEATURES_PER_PRODUCT).min(d);
+        let beta = if k0 == 0 { R::zero() } else { R::one() };
+        let (x, y) = (a.rows.slice(s![.., k0..k1]), b.rows.slice(s![.., k0..k1]));
+        general_mat_mul(R::one(), &x, &y.t(), beta, dots);
+    }
+    Ok(())
 }
 
 /// Distances of tile rows `a` against tile rows `b` into `out` (a.len × b.len, row-major),
@@ -175,10 +210,7 @@ pub(crate) fn tile_distances<R: Real>(
 ) -> Result<()> {
     let (na, nb) = (a.rows.nrows(), b.rows.nrows());
     if metric.uses_product() {
-        if dots.dim() != (na, nb) {
-            *dots = mem::array((na, nb), R::default())?;
-        }
-        general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), dots);
+        products(a, b, dots, cancel)?;
     }
     for i in 0..na {
         cancel.check()?;
@@ -302,17 +334,22 @@ const CENTRE_SAMPLE: usize = 4096;
 /// The centre rows are moved to before a Euclidean product form: the second set's (sampled) mean, for
 /// floats. Integers are not moved: their products and norms are then exact in `f64` (up to
 /// 2⁵³), so equal distances stay equal and ties go to the lower index.
-fn centring<T: Element>(metric: Metric, x: &ArrayView2<'_, T>) -> Result<Option<Vec<f64>>> {
+fn centring<T: Element>(
+    metric: Metric,
+    x: &ArrayView2<'_, T>,
+    cancel: &Cancel,
+) -> Result<Option<Vec<f64>>> {
     let euclidean = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
-    (euclidean && T::DTYPE.is_float()).then(|| column_means(x)).transpose()
+    (euclidean && T::DTYPE.is_float()).then(|| column_means(x, cancel)).transpose()
 }
 
 /// Column means of up to [`CENTRE_SAMPLE`] evenly spaced rows of `x` (0 where not finite).
-fn column_means<T: Element>(x: &ArrayView2<'_, T>) -> Result<Vec<f64>> {
+fn column_means<T: Element>(x: &ArrayView2<'_, T>, cancel: &Cancel) -> Result<Vec<f64>> {
     let mut sums = mem::filled(x.ncols(), 0.0)?;
     let step = x.nrows().div_ceil(CENTRE_SAMPLE).max(1);
     let sample = x.slice(s![..;step, ..]);
     for row in sample.rows() {
+        cancel.check()?;
         for (s, v) in sums.iter_mut().zip(row.iter()) {
             *s += v.to_f64();
         }
@@ -353,7 +390,7 @@ where
             "XA and XB must have the same number of columns (i.e. feature dimension.)".into(),
         ));
     }
-    let centre = centring(metric, xb)?;
+    let centre = centring(metric, xb, cancel)?;
     let centre = centre.as_deref();
     let m = xa.nrows();
     let n = xb.nrows();
@@ -361,14 +398,15 @@ where
         let first = t * rows_per_task;
         let rows = xa.slice(s![first..(first + rows_per_task).min(m), ..]);
         let mut a = Tile::<R>::new();
-        a.fill(&rows, centre)?;
+        a.fill(&rows, centre, cancel)?;
         let mut b = Tile::<R>::new();
         let mut dots = Array2::default((0, 0));
         let mut tile = Vec::new();
-        for c0 in (skip(first)..n).step_by(COLS) {
+        let cols = cols_for(rows.nrows(), xa.ncols());
+        for c0 in (skip(first) / cols * cols..n).step_by(cols) {
             cancel.check()?;
-            let c1 = (c0 + COLS).min(n);
-            b.fill(&xb.slice(s![c0..c1, ..]), centre)?;
+            let c1 = (c0 + cols).min(n);
+            b.fill(&xb.slice(s![c0..c1, ..]), centre, cancel)?;
             mem::resize(&mut tile, rows.nrows() * (c1 - c0), 0.0)?;
             tile_distances(metric, &a, &b, &mut dots, &mut tile, cancel)?;
             emit(&mut w, first, c0, &tile, c1 - c0);
@@ -466,16 +504,7 @@ pub fn pdist_into<T: Element, R: Real>(
             dst.iter_mut().zip(&values[from - c0..]).for_each(|(o, &v)| *o = R::from_f64(v));
         }
     };
-    blocks::<T, R, _, _>(
-        x,
-        x,
-        metric,
-        cancel,
-        &emit,
-        per_task,
-        &|first| (first + 1) / COLS * COLS,
-        runs,
-    )
+    blocks::<T, R, _, _>(x, x, metric, cancel, &emit, per_task, &|first| first + 1, runs)
 }
 
 /// Queries per packed block of [`knn`].
@@ -687,14 +716,14 @@ pub fn knn<T: Element, R: Real>(
     }
     // Centred on the base (a sample of it), so that a query's neighbours do not depend on
     // the other queries.
-    let centre = centring(metric, base)?;
+    let centre = centring(metric, base, cancel)?;
     let centre = centre.as_deref();
     // Squared distances order as distances do: the square root is taken at the end.
     let inner = if metric == Metric::Euclidean { Metric::SqEuclidean } else { metric };
     let mut packed: Vec<Tile<R>> = mem::with_capacity(nq.div_ceil(QUERY_BLOCK))?;
     for q0 in (0..nq).step_by(QUERY_BLOCK) {
         let mut t = Tile::<R>::new();
-        t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre)?;
+        t.fill(&queries.slice(s![q0..(q0 + QUERY_BLOCK).min(nq), ..]), centre, cancel)?;
         packed.push(t);
     }
     // The base rows `rows` against every query.
@@ -703,19 +732,17 @@ pub fn knn<T: Element, R: Real>(
         let mut b = Tile::<R>::new();
         let mut dots = Array2::default((0, 0));
         let mut tile = Vec::new();
-        for b0 in rows.clone().step_by(COLS) {
+        let cols = cols_for(QUERY_BLOCK, base.ncols());
+        for b0 in rows.clone().step_by(cols) {
             cancel.check()?;
-            let b1 = (b0 + COLS).min(rows.end);
-            b.fill(&base.slice(s![b0..b1, ..]), centre)?;
+            let b1 = (b0 + cols).min(rows.end);
+            b.fill(&base.slice(s![b0..b1, ..]), centre, cancel)?;
             for (qi, a) in packed.iter().enumerate() {
                 // Polled per query block too: many queries against one tile take long.
                 cancel.check()?;
                 let q0 = qi * QUERY_BLOCK;
                 if matches!(inner, Metric::SqEuclidean | Metric::NegInnerProduct) {
-                    if dots.dim() != (a.rows.nrows(), b1 - b0) {
-                        dots = mem::array((a.rows.nrows(), b1 - b0), R::default())?;
-                    }
-                    general_mat_mul(R::one(), &a.rows, &b.rows.t(), R::zero(), &mut dots);
+                    products(a, &b, &mut dots, cancel)?;
                     screen(inner, a, q0, &b, b0, &dots, &mut best);
                 } else {
                     mem::resize(&mut tile, a.rows.nrows() * (b1 - b0), 0.0)?;

@@ -328,6 +328,10 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
     let lanes = Lanes::new(a, reduced);
     let (n_out, len) = (lanes.n_out(), lanes.lane_len);
     let mut out = mem::with_capacity(n_out)?;
+    if n_out == 0 {
+        // No lane: nothing to read, however long the lanes would be (a (2²⁰, 2³³, 0) array).
+        return Ok((lanes.out_shape, out));
+    }
     // One thread in all: handing the work to it and waiting costs 50-250 µs on the machines
     // measured (wake-ups, the work moving away from the caller's cache) and gains nothing.
     let serial = n_out.saturating_mul(len) < SERIAL_BELOW || pool::threads_here() == 1;
@@ -413,6 +417,7 @@ fn shared_chunks<T: Element, R: Reducer<T>>(
         mem::collect(lanes.n_out(), (0..lanes.n_out()).map(|j| lanes.lane(j)))?;
     let streams = all.iter().all(|lane| lane.as_slice().is_some());
     let chunk = |c: usize| {
+        cancel.check()?;
         let mut buf = scratch(len);
         if streams {
             all.iter().map(|lane| chunk_state(lane, len, c, r, cancel, &mut buf)).collect()

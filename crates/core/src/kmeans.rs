@@ -140,9 +140,15 @@ impl<'a, T: Element> Points<'a, T> {
         }
     }
 
-    /// The rows `r0..r1` moved by the centre, in the working type.
-    fn tile<R: Real>(&self, tile: &mut Tile<R>, r0: usize, r1: usize) -> Result<()> {
-        tile.fill(&self.x.slice(s![r0..r1, ..]), Some(&self.centre))
+    /// The rows `r0..r1` moved by the centre, in the working type (`cancel` polled per row).
+    fn tile<R: Real>(
+        &self,
+        tile: &mut Tile<R>,
+        r0: usize,
+        r1: usize,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        tile.fill(&self.x.slice(s![r0..r1, ..]), Some(&self.centre), cancel)
     }
 }
 
@@ -281,7 +287,7 @@ fn pass<T: Element, R: Real>(
             let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
                 Some(Some(xs)) if raw => xs,
                 _ => {
-                    p.tile(&mut tile, r0, r1)?;
+                    p.tile(&mut tile, r0, r1, cancel)?;
                     tile.rows.as_slice().expect("tiles are C-ordered")
                 }
             };
@@ -410,7 +416,7 @@ fn farthest<T: Element, R: Real>(
         for c0 in (0..labels.len()).step_by(CHUNK) {
             cancel.check()?;
             let c1 = (c0 + CHUNK).min(labels.len());
-            p.tile(&mut tile, first + c0, first + c1)?;
+            p.tile(&mut tile, first + c0, first + c1, cancel)?;
             for (xs, &label) in tile.rows.rows().into_iter().zip(&labels[c0..c1]) {
                 let c = centers.row(label as usize);
                 out.push(direct_sq(
