@@ -249,3 +249,42 @@ def test_bool_bytes_other_than_one_count_as_true():
     assert nc.sum(raw) == 3
     assert nc.max(raw) == np.True_
     assert nc.argmax(raw) == 1
+
+
+# Lanes side by side in memory (axis 0 of a C table, the outer axes of a cube) are read row by
+# row, many at once; each must still get the bits of the same values reduced as one contiguous
+# lane, whatever its NaN, ties, dtype and length.
+SIDE_BY_SIDE = ["sum", "mean", "var", "std", "nansum", "nanmean", "nanvar", "min", "max",
+                "nanmin", "nanmax", "argmin", "argmax", "nanargmin", "nanargmax", "anynan",
+                "allnan"]  # fmt: skip
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32", "uint8", "bool"])
+@pytest.mark.parametrize("rows", [1, 7, 2049, 2 * 2048 * 64 + 3])
+def test_lanes_side_by_side_have_the_bits_of_contiguous_lanes(dtype, rows):
+    rng = np.random.default_rng(rows)
+    width = 6 if rows > 10_000 else 70
+    x = (rng.standard_normal((rows, width)) * 4).round().astype(dtype)
+    if x.dtype.kind == "f":
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[:, 1] = np.nan  # an all-NaN column
+        x[0, 2] = -0.0
+    views = [x, x[:, ::-1], x[::2, 1:]] if rows > 1 else [x]
+    for v in views:
+        for name in SIDE_BY_SIDE:
+            f = getattr(nc, name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    got = np.asarray(f(v, axis=0))
+                except ValueError:
+                    with pytest.raises(ValueError):
+                        [f(np.ascontiguousarray(v[:, j])) for j in range(v.shape[1])]
+                    continue
+                want = np.array([f(np.ascontiguousarray(v[:, j])) for j in range(v.shape[1])])
+            assert got.dtype == want.dtype, name
+            # Equal bits, but for the sign of a zero extreme (either zero is the minimum).
+            same = (got.view(np.uint8) == want.view(np.uint8)).all() or (
+                name.endswith(("min", "max")) and np.array_equal(got, want, equal_nan=True)
+            )
+            assert same, (name, v.strides, got[:5], want[:5])

@@ -14,10 +14,16 @@ rng = np.random.default_rng(4)
 x = rng.standard_normal((3000, 7)) * 1e3 + 1e6
 x[::13, 2] = np.nan
 ints = rng.integers(-1000, 1000, (5000, 3)).astype(np.int32)
+# Wide tables and a cube: lanes side by side, read row by row; ties and NaN in columns.
+wide = (rng.standard_normal((2500, 150)) * 10).round()
+wide[rng.random(wide.shape) < 0.01] = np.nan
+cube = rng.integers(-50, 50, (20, 30, 40)).astype(np.int64)
 h = hashlib.sha256()
-for a in (x, np.asfortranarray(x), x[::-1, ::2], x.astype(np.float32), ints):
+for a in (x, np.asfortranarray(x), x[::-1, ::2], x.astype(np.float32), ints, wide,
+          wide[:, ::-1].astype(np.float32), cube, cube.astype(np.float64)):
     for axis in (None, 0, 1):
-        for f in (nc.sum, nc.nansum, nc.mean, nc.nanvar, nc.std, nc.min, nc.nanmax, nc.argmin):
+        for f in (nc.sum, nc.nansum, nc.mean, nc.nanvar, nc.std, nc.min, nc.nanmax, nc.argmin,
+                  nc.argmax, nc.nanargmin, nc.anynan):
             h.update(np.asarray(f(a, axis=axis)).tobytes())
         s = nc.describe(a, axis=axis, skipna=True)
         for v in (s.count, s.mean, s.var, s.min, s.max):

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::Result;
-use crate::{mem, pool};
+use crate::{columns, mem, pool};
 
 /// Elements per block: a block of the widest type fills 16 KiB, well inside L1.
 pub(crate) const BLOCK: usize = 2048;
@@ -37,6 +37,10 @@ const TILE_LANES: usize = 32;
 /// little more, so that the rows do not all fall into the same cache sets.
 const TILE_ROW: usize = BLOCK + 16;
 
+/// Lanes side by side are read row by row from this many on; fewer are transposed in tiles
+/// or gathered, which measured faster for so few.
+const MIN_SIDE_BY_SIDE: usize = 4;
+
 /// The output shape of a reduction and one value per lane.
 pub(crate) type LaneValues<O> = (Vec<usize>, Vec<O>);
 
@@ -48,6 +52,21 @@ pub(crate) trait Reducer<T>: Sync {
     fn block(&self, xs: &[T], start: usize) -> Self::State;
     /// Merges the state of a run with the state of the run right after it.
     fn merge(&self, a: Self::State, b: Self::State) -> Self::State;
+    /// Whether [`Reducer::columns`] has a kernel of its own: lanes that lie side by side in
+    /// memory are then read row by row ([`by_rows`]).
+    const COLUMNS: bool = false;
+    /// Pushes to `out` the state of one block of each of `rows.ncols()` lanes: row `r` of
+    /// `rows` (contiguous) holds element `start + r` of every lane. The same states as
+    /// [`Reducer::block`] of each column (here: the columns copied out, one by one).
+    fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Self::State>)
+    where
+        T: Element,
+    {
+        let mut buf = [T::default(); BLOCK];
+        for c in 0..rows.ncols() {
+            out.push(self.block(columns::column(rows, c, &mut buf), start));
+        }
+    }
 }
 
 /// The lanes of a reduction: one per output element, each a view over the reduced axes.
@@ -87,6 +106,28 @@ impl<'a, T: Element> Lanes<'a, T> {
 
     fn n_out(&self) -> usize {
         self.out_shape.iter().product()
+    }
+
+    /// The lanes as tables side by side in memory, when one axis is reduced and the innermost
+    /// kept axes merge into one of stride ±1 (axis 0 of a C table, the outer axes of a C cube,
+    /// axis 1 of a Fortran table): the view with those axes merged, and that axis's length.
+    fn side_by_side(&self) -> Option<(ArrayViewD<'a, T>, usize)> {
+        let kept = self.out_shape.len();
+        if kept == 0 || self.view.ndim() != kept + 1 || self.lane_len == 0 {
+            return None;
+        }
+        let mut v = self.view.clone();
+        let inner = Axis(kept - 1);
+        for i in (0..kept - 1).rev() {
+            if !v.merge_axes(Axis(i), inner) {
+                break;
+            }
+        }
+        let narrow = v.len_of(inner) < MIN_SIDE_BY_SIDE;
+        (v.stride_of(inner).unsigned_abs() == 1 && !narrow).then(|| {
+            let n = v.len_of(inner);
+            (v, n)
+        })
     }
 
     /// The view of lane `j` (C order over the kept axes); at least one-dimensional.
@@ -335,7 +376,11 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
     // One thread in all: handing the work to it and waiting costs 50-250 µs on the machines
     // measured (wake-ups, the work moving away from the caller's cache) and gains nothing.
     let serial = n_out.saturating_mul(len) < SERIAL_BELOW || pool::threads_here() == 1;
-    if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
+    if R::COLUMNS
+        && let Some((view, inner)) = lanes.side_by_side()
+    {
+        by_rows(&view, inner, len, r, cancel, serial, finish, &mut out)?;
+    } else if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
         whole_lanes(&lanes, r, cancel, serial, finish, &mut out)?;
     } else {
         out.extend(shared_chunks(&lanes, r, cancel, serial)?.into_iter().map(|s| finish(Some(s))));
@@ -401,6 +446,109 @@ fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
     }
 }
 
+/// Lanes side by side in memory (`view`: outer kept axes, the merged inner one of `inner`
+/// lanes with stride ±1, the reduced axis of `len`): groups of [`columns::WIDTH`] neighbouring
+/// lanes are read row by row, a block of rows at a time, through [`Reducer::columns`]; the
+/// block states of each lane are merged in the same fixed trees as everywhere else. Groups are
+/// shared out, and a group's chunks too when there are few groups.
+#[allow(clippy::too_many_arguments)]
+fn by_rows<T: Element, R: Reducer<T>, O: Send>(
+    view: &ArrayViewD<'_, T>,
+    inner: usize,
+    len: usize,
+    r: &R,
+    cancel: &Cancel,
+    serial: bool,
+    finish: &(impl Fn(Option<R::State>) -> O + Sync),
+    out: &mut Vec<O>,
+) -> Result<()> {
+    let kept = view.ndim() - 1;
+    let outer: usize = view.shape()[..kept - 1].iter().product();
+    let groups = inner.div_ceil(columns::WIDTH);
+    let tasks = outer * groups;
+    let chunks = len.div_ceil(BLOCK * CHUNK);
+    let merge = |a: Vec<R::State>, b: Vec<R::State>| -> Vec<R::State> {
+        a.into_iter().zip(b).map(|(x, y)| r.merge(x, y)).collect()
+    };
+    // Few groups of long lanes: their chunks are shared out too.
+    let split_chunks = !serial && tasks < 2 * pool::threads_here();
+    let task = |t: usize| -> Result<Vec<O>> {
+        cancel.check()?;
+        let (o, g) = (t / groups, t % groups);
+        let mut table = view.clone();
+        let mut below = outer;
+        for &n in &view.shape()[..kept - 1] {
+            below /= n;
+            table.index_axis_inplace(Axis(0), (o / below) % n);
+        }
+        let table = table.into_dimensionality::<Ix2>().expect("one kept axis and one reduced");
+        let c0 = g * columns::WIDTH;
+        let mut lanes = table.slice_move(s![c0..(c0 + columns::WIDTH).min(inner), ..]);
+        let reversed = lanes.stride_of(Axis(0)) < 0;
+        if reversed {
+            lanes.invert_axis(Axis(0));
+        }
+        let leaf = |c: usize| chunk_by_rows(&lanes, len, c, r, cancel);
+        let mut states = if split_chunks {
+            pool::install(|| parallel_tree(0, chunks, &leaf, &merge, cancel))?
+        } else {
+            serial_tree(0, chunks, &mut |c| leaf(c), &merge)?
+        };
+        if reversed {
+            states.reverse();
+        }
+        Ok(states.into_iter().map(|s| finish(Some(s))).collect())
+    };
+    if serial {
+        for t in 0..tasks {
+            out.extend(task(t)?);
+        }
+        return Ok(());
+    }
+    let mut parts = mem::with_capacity(tasks)?;
+    pool::install(|| (0..tasks).into_par_iter().map(task).collect_into_vec(&mut parts));
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(())
+}
+
+/// The states of chunk `c` of the lanes `lanes` (rows: lanes, contiguous across; columns: the
+/// lanes' elements): each block read row by row, then each lane's block states merged in the
+/// fixed tree, as [`chunk_state`] merges a lane's.
+fn chunk_by_rows<T: Element, R: Reducer<T>>(
+    lanes: &ArrayView2<'_, T>,
+    len: usize,
+    c: usize,
+    r: &R,
+    cancel: &Cancel,
+) -> Result<Vec<R::State>> {
+    let w = lanes.nrows();
+    let first = c * CHUNK;
+    let last = (first + CHUNK).min(len.div_ceil(BLOCK));
+    // At most CHUNK blocks of WIDTH lanes.
+    #[allow(clippy::disallowed_methods)]
+    let mut blocks: Vec<Vec<R::State>> = Vec::with_capacity(last - first);
+    for b in first..last {
+        cancel.check()?;
+        let start = b * BLOCK;
+        let rows = lanes.slice(s![.., start..(start + BLOCK).min(len)]).reversed_axes();
+        #[allow(clippy::disallowed_methods)]
+        let mut states = Vec::with_capacity(w);
+        r.columns(&rows, start, &mut states);
+        blocks.push(states);
+    }
+    #[allow(clippy::disallowed_methods)]
+    let mut lane = Vec::with_capacity(blocks.len());
+    Ok((0..w)
+        .map(|j| {
+            lane.clear();
+            lane.extend(blocks.iter().map(|states| states[j]));
+            tree(&lane, &|x, y| r.merge(x, y))
+        })
+        .collect())
+}
+
 /// Long lanes: chunks are shared out. Contiguous lanes (the columns of a Fortran table) are read
 /// one stream at a time; strided ones block by block across the lanes, so lanes that interleave
 /// in memory (the columns of a C table) read each cache line once between them instead of once
@@ -439,6 +587,7 @@ fn shared_chunks<T: Element, R: Reducer<T>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cancel::NEVER;
     use ndarray::{ArrayD, IxDyn, s};
 
     /// Records the exact sequence of elements each lane saw, block by block.
@@ -521,6 +670,54 @@ mod tests {
                     .to_bits();
                 assert_eq!(across.1[j].unwrap().0.to_bits(), one, "column {j}");
                 assert_eq!(backwards.1[cols - 1 - j].unwrap().0.to_bits(), one, "reversed {j}");
+            }
+        }
+    }
+
+    /// [`Trace`] read row by row where lanes lie side by side (the columns copied out).
+    struct TraceRows;
+    impl Reducer<f64> for TraceRows {
+        type State = (f64, usize);
+        fn block(&self, xs: &[f64], start: usize) -> (f64, usize) {
+            Trace.block(xs, start)
+        }
+        fn merge(&self, a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
+            Trace.merge(a, b)
+        }
+        const COLUMNS: bool = true;
+    }
+
+    #[test]
+    fn lanes_read_row_by_row_see_the_same_blocks() {
+        // Long lanes (several chunks), short ones, a group and a part group of columns,
+        // reversed columns, and a cube reduced over each axis.
+        let long = 2 * BLOCK * CHUNK + 7;
+        let width = columns::WIDTH + 5;
+        let table =
+            ArrayD::from_shape_fn(IxDyn(&[long, width]), |i| ((i[0] * 31 + i[1] * 7) % 97) as f64);
+        let cube = ArrayD::from_shape_fn(IxDyn(&[9, 70, 11]), |i| {
+            ((i[0] * 5 + i[1] * 11 + i[2] * 3) % 89) as f64
+        });
+        let cases = [
+            (table.view(), vec![true, false]),
+            (table.slice(s![.., ..;-1]).into_dyn(), vec![true, false]),
+            (table.slice(s![..;3, 1..]).into_dyn(), vec![true, false]),
+            (cube.view(), vec![true, false, false]),
+            (cube.view(), vec![false, true, false]),
+            (cube.slice(s![.., ..;-2, ..]).into_dyn(), vec![true, false, false]),
+        ];
+        for (view, mask) in cases {
+            let copy = view.to_owned();
+            for threads in [1, 2, 3] {
+                let p = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let rows = p.install(|| reduce(&view, &mask, &TraceRows, &NEVER, &|s| s).unwrap());
+                let lanes = p.install(|| reduce(&copy.view(), &mask, &Trace, &NEVER, &|s| s));
+                let lanes = lanes.unwrap();
+                assert_eq!(rows.0, lanes.0);
+                for (a, b) in rows.1.iter().zip(&lanes.1) {
+                    assert_eq!(a.unwrap().0.to_bits(), b.unwrap().0.to_bits(), "{mask:?}");
+                    assert_eq!(a.unwrap().1, b.unwrap().1);
+                }
             }
         }
     }

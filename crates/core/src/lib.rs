@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::disallowed_methods, clippy::disallowed_macros))]
 
 pub mod cancel;
+mod columns;
 pub mod describe;
 pub mod distance;
 pub mod dtype;

@@ -4,9 +4,10 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, IxDyn};
 
 use crate::cancel::Cancel;
+use crate::columns::{self, WIDTH};
 use crate::dtype::Element;
 use crate::engine::{self, Reducer};
 use crate::error::{Error, Result};
@@ -201,6 +202,20 @@ impl<T: Element> Reducer<T> for SumR {
 
     fn merge(&self, a: Self::State, b: Self::State) -> Self::State {
         (a.0 + b.0, a.1 + b.1, T::sum_merge(a.2, b.2))
+    }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Self::State>) {
+        let (n, w) = rows.dim();
+        if !self.float && T::int_sum(&[]).is_some() {
+            let mut sums = [T::Sum::default(); WIDTH];
+            columns::int_sums(rows, &mut sums);
+            out.extend(sums[..w].iter().map(|&s| (n as u64, 0.0, s)));
+            return;
+        }
+        let (mut counts, mut sums) = ([0u64; WIDTH], [0.0f64; WIDTH]);
+        columns::sums(rows, self.skipna, &mut counts, &mut sums);
+        out.extend(counts[..w].iter().zip(&sums[..w]).map(|(&c, &s)| (c, s, T::Sum::default())));
     }
 }
 
@@ -412,6 +427,20 @@ impl<T: Element> Reducer<T> for MomentsR {
     fn merge(&self, a: Moments, b: Moments) -> Moments {
         a.merge(b)
     }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Moments>) {
+        // Moments::of, column by column: the sums, the means, the deviations from them.
+        let w = rows.ncols();
+        let (mut counts, mut sums, mut means, mut m2) =
+            ([0u64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH]);
+        columns::sums(rows, self.skipna, &mut counts, &mut sums);
+        for ((m, &c), &s) in means.iter_mut().zip(&counts).zip(&sums).take(w) {
+            *m = if c > 0 { s / c as f64 } else { 0.0 };
+        }
+        columns::deviations(rows, &means[..w], self.skipna, &mut m2);
+        out.extend((0..w).map(|c| Moments { count: counts[c], sum: sums[c], m2: m2[c] }));
+    }
 }
 
 /// Variance over `opts.axis` with divisor `count - opts.ddof` (NumPy's `var`, or `nanvar`).
@@ -467,8 +496,10 @@ pub(crate) fn extreme<T: Element>(xs: &[T], max: bool, skipna: bool) -> Option<T
     if xs.is_empty() {
         return None;
     }
-    let (lo, hi, nan) = simd::min_max(xs);
-    if nan { extreme_exact(xs, max, skipna) } else { Some(if max { hi } else { lo }) }
+    match simd::extreme_one(xs, max) {
+        (best, None) => Some(best),
+        (_, Some(_)) => extreme_exact(xs, max, skipna),
+    }
 }
 
 /// Extreme of a block that may hold NaN: the first NaN wins unless NaN is skipped.
@@ -511,6 +542,29 @@ impl<T: Element> Reducer<T> for ExtremeR {
     }
     fn merge(&self, a: Option<T>, b: Option<T>) -> Option<T> {
         merge_extreme(self.max, a, b)
+    }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Option<T>>) {
+        let (mut nan, mut best) = ([false; WIDTH], [T::default(); WIDTH]);
+        columns::nans(rows, &mut nan);
+        columns::bests(rows, self.max, &mut best, None);
+        with_nan_apart(rows, &nan, out, |c| Some(best[c]), |xs| self.block(xs, start));
+    }
+}
+
+/// Pushes `fast(c)` for each column `c` of `rows` without NaN, and `slow` of the column
+/// copied out for the others (NaN has rules of its own; such columns are rare).
+fn with_nan_apart<T: Element, S>(
+    rows: &ArrayView2<'_, T>,
+    nan: &[bool; WIDTH],
+    out: &mut Vec<S>,
+    fast: impl Fn(usize) -> S,
+    slow: impl Fn(&[T]) -> S,
+) {
+    let mut buf = [T::default(); engine::BLOCK];
+    for (c, &nan) in nan.iter().enumerate().take(rows.ncols()) {
+        out.push(if nan { slow(columns::column(rows, c, &mut buf)) } else { fast(c) });
     }
 }
 
@@ -578,6 +632,19 @@ struct ArgR {
 impl<T: Element> Reducer<T> for ArgR {
     type State = Option<(T, usize)>;
     fn block(&self, xs: &[T], start: usize) -> Self::State {
+        if xs.is_empty() {
+            return None;
+        }
+        // The extreme first, then where it first is; NaN is found in the same pass, and
+        // its first position is NumPy's answer unless NaN is skipped.
+        match simd::extreme_one(xs, self.max) {
+            (best, None) => return Some((best, start + simd::position(xs, best))),
+            (_, Some(_)) if !self.skipna => {
+                let at = xs.iter().position(|x| x.is_nan()).unwrap_or(0);
+                return Some((xs[at], start + at));
+            }
+            _ => {}
+        }
         let mut best: Option<(T, usize)> = None;
         for (i, &x) in xs.iter().enumerate() {
             if x.is_nan() {
@@ -604,6 +671,15 @@ impl<T: Element> Reducer<T> for ArgR {
                 })
             }
         }
+    }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Self::State>) {
+        let (mut nan, mut best, mut at) = ([false; WIDTH], [T::default(); WIDTH], [0u32; WIDTH]);
+        columns::nans(rows, &mut nan);
+        columns::bests(rows, self.max, &mut best, Some(&mut at));
+        let fast = |c: usize| Some((best[c], start + at[c] as usize));
+        with_nan_apart(rows, &nan, out, fast, |xs| self.block(xs, start));
     }
 }
 
@@ -667,6 +743,18 @@ impl<T: Element> Reducer<T> for NanR {
     }
     fn merge(&self, a: bool, b: bool) -> bool {
         if self.all { a && b } else { a || b }
+    }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<bool>) {
+        let mut nan = [false; WIDTH];
+        columns::nans(rows, &mut nan);
+        if self.all {
+            // Only a column with a NaN can be all NaN.
+            with_nan_apart(rows, &nan, out, |_| false, |xs| self.block(xs, start));
+        } else {
+            out.extend_from_slice(&nan[..rows.ncols()]);
+        }
     }
 }
 

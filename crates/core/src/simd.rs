@@ -650,6 +650,75 @@ multilevel! {
 
 }
 
+/// Running extremes side by side in [`extreme_one`].
+const ONE_LANES: usize = 32;
+
+/// The least (greatest with `MAX`) value of a non-empty slice, NaN passed over, and a NaN of
+/// the slice if it holds one (its extreme is then the caller's to find again, by NaN's rules).
+/// Element `i` of each run of [`ONE_LANES`] goes to running extreme `i % ONE_LANES`; the
+/// running extremes are folded in order, the first of equal values kept.
+#[inline(always)]
+fn extreme_one_body<T: Element, const MAX: bool>(xs: &[T]) -> (T, Option<T>) {
+    let mut best = [xs[0]; ONE_LANES];
+    // A NaN seen in each lane (a select of the element's own width, which vectorizes).
+    let mut nan = [T::default(); ONE_LANES];
+    let chunks = xs.chunks_exact(ONE_LANES);
+    let tail = chunks.remainder();
+    let see = |b: &mut T, n: &mut T, x: T| {
+        let better = if MAX { b.less(x) } else { x.less(*b) };
+        *b = if better { x } else { *b };
+        *n = if x.is_nan() { x } else { *n };
+    };
+    for c in chunks {
+        let c: &[T; ONE_LANES] = c.try_into().expect("chunks_exact gives ONE_LANES elements");
+        for k in 0..ONE_LANES {
+            see(&mut best[k], &mut nan[k], c[k]);
+        }
+    }
+    for (k, &x) in tail.iter().enumerate() {
+        see(&mut best[k], &mut nan[k], x);
+    }
+    let found = nan.iter().copied().find(|x| x.is_nan());
+    let pick = |b: T, x: T| {
+        let better = if MAX { b.less(x) } else { x.less(b) };
+        if better { x } else { b }
+    };
+    (best[1..].iter().fold(best[0], |b, &x| pick(b, x)), found)
+}
+
+#[inline(always)]
+fn extreme_body<T: Element, const L: u8>(xs: &[T], max: bool) -> (T, Option<T>) {
+    if max { extreme_one_body::<T, true>(xs) } else { extreme_one_body::<T, false>(xs) }
+}
+
+multilevel! {
+    /// The least (or, with `max`, greatest) value of a non-empty slice when it holds no NaN,
+    /// and a NaN of it when it does.
+    fn extreme_one<T>(xs: &[T], max: bool) -> (T, Option<T>) = extreme_body;
+}
+
+/// The position of the first element of `xs` equal to `x` (a value of `xs`, not NaN), found
+/// a run at a time.
+#[inline(always)]
+fn position_body<T: Element, const L: u8>(xs: &[T], x: T) -> usize {
+    const RUN: usize = 32;
+    let mut at = 0;
+    for run in xs.chunks(RUN) {
+        // Every element compared (no early exit), so that the test vectorizes.
+        #[allow(clippy::needless_bitwise_bool)]
+        if run.iter().fold(false, |hit, &y| hit | (y == x)) {
+            return at + run.iter().position(|&y| y == x).unwrap_or(0);
+        }
+        at += run.len();
+    }
+    0
+}
+
+multilevel! {
+    /// The position of the first element of `xs` equal to `x` (which `xs` holds).
+    fn position<T>(xs: &[T], x: T) -> usize = position_body;
+}
+
 /// Runs `rounds` rounds of float32 fused multiply-adds, ten independent registers a round, on
 /// every thread of the pool, in 256-bit (AVX2) or 512-bit (`wide`, AVX-512) registers: a probe of
 /// the machine's arithmetic peak for `python -m nocopy.bench`. Returns the floating-point

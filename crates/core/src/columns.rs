@@ -1,0 +1,233 @@
+//! Block kernels over many lanes at once, read row by row: for lanes that are neighbouring
+//! columns in memory (axis 0 of a C-ordered table, the outer axes of a C-ordered cube, axis 1
+//! of a Fortran table), where reading one lane at a time would gather a strided element per
+//! load.
+//!
+//! Each kernel takes up to [`WIDTH`] columns of up to a block of rows, every row contiguous,
+//! and gives each column the state the lane kernel would give it, in the same order of
+//! operations: the sums below are [`crate::simd`]'s pairwise sums column by column (element
+//! `i` of each leaf into accumulator `i % LANES`, the accumulators in their fixed tree, leaves
+//! merged neighbours first), so a column reduced here has the same bits as the same values in
+//! a contiguous lane. Extremes and their positions have one answer in any order; only the sign
+//! of a zero extreme (`min` of `0.0` and `-0.0`) may be the other of the two here: the first
+//! of equal values in row order is kept.
+
+// Only through `multilevel!`: each compiled copy is called on a CPU that has its features.
+#![allow(unsafe_code)]
+// The kernels are compiled into each level's copy ([`crate::simd`]'s rule).
+#![allow(clippy::inline_always)]
+
+use ndarray::ArrayView2;
+
+use crate::dtype::Element;
+use crate::engine::BLOCK;
+use crate::simd::{LANES, LEAF, Level, level};
+
+/// Columns taken together: their accumulators stay in L1.
+pub(crate) const WIDTH: usize = 64;
+/// Leaves in a block.
+const LEAVES: usize = BLOCK / LEAF;
+
+/// The contiguous row `r` of `rows`.
+#[inline(always)]
+fn row<'a, T>(rows: &ArrayView2<'a, T>, r: usize) -> &'a [T] {
+    (*rows)
+        .index_axis_move(ndarray::Axis(0), r)
+        .to_slice()
+        .expect("the rows of a column block are contiguous")
+}
+
+/// Pairwise sums, column by column, of each value (`mean` `None`) or of its squared deviation
+/// from its column's mean; NaN counts as zero with `skipna`. Equal, bit for bit, to
+/// `simd::pairwise` of each column.
+#[inline(always)]
+fn pairwise_body<T: Element, const L: u8>(
+    rows: &ArrayView2<'_, T>,
+    mean: Option<&[f64]>,
+    skipna: bool,
+    out: &mut [f64],
+) {
+    let (n, w) = rows.dim();
+    assert!(w <= WIDTH && n <= BLOCK && out.len() >= w);
+    let mut sums = [[0.0f64; WIDTH]; LEAVES];
+    let leaves = n.div_ceil(LEAF);
+    for (l, sum) in sums.iter_mut().enumerate().take(leaves) {
+        let mut acc = [[0.0f64; WIDTH]; LANES];
+        for r in l * LEAF..((l + 1) * LEAF).min(n) {
+            let a = &mut acc[(r - l * LEAF) % LANES][..w];
+            let xs = row(rows, r);
+            match (mean, skipna) {
+                (None, false) => a.iter_mut().zip(xs).for_each(|(a, x)| *a += x.to_f64()),
+                (None, true) => a.iter_mut().zip(xs).for_each(|(a, &x)| {
+                    *a += if x.is_nan() { 0.0 } else { x.to_f64() };
+                }),
+                (Some(m), _) => a.iter_mut().zip(xs).zip(m).for_each(|((a, &x), &m)| {
+                    let d = x.to_f64() - m;
+                    *a += if skipna && x.is_nan() { 0.0 } else { d * d };
+                }),
+            }
+        }
+        // The accumulators' tree, neighbours first: ((0+1)+(2+3))+((4+5)+(6+7)).
+        for (c, s) in sum.iter_mut().enumerate().take(w) {
+            let p = |k: usize| acc[k][c];
+            *s = ((p(0) + p(1)) + (p(2) + p(3))) + ((p(4) + p(5)) + (p(6) + p(7)));
+        }
+    }
+    let mut live = leaves;
+    while live > 1 {
+        for i in 0..live / 2 {
+            let (a, b) = (sums[2 * i], sums[2 * i + 1]);
+            for ((s, x), y) in sums[i][..w].iter_mut().zip(&a[..w]).zip(&b[..w]) {
+                *s = x + y;
+            }
+        }
+        if live % 2 == 1 {
+            sums[live / 2] = sums[live - 1];
+        }
+        live = live.div_ceil(2);
+    }
+    out[..w].copy_from_slice(&sums[0][..w]);
+}
+
+const _: () = assert!(LANES == 8, "pairwise_body writes the tree of eight accumulators out");
+
+crate::simd::multilevel! {
+    /// [`pairwise_body`] compiled for the chosen level.
+    fn pairwise<T>(rows: &ArrayView2<'_, T>, mean: Option<&[f64]>, skipna: bool, out: &mut [f64]) -> () = pairwise_body;
+}
+
+/// The count and float sum of each column (NaN skipped or not): `simd::sum_block` per column.
+pub(crate) fn sums<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    skipna: bool,
+    counts: &mut [u64],
+    out: &mut [f64],
+) {
+    let w = rows.ncols();
+    pairwise(rows, None, skipna, out);
+    counts[..w].fill(rows.nrows() as u64);
+    if skipna && T::DTYPE.is_float() {
+        let mut missing = [0u64; WIDTH];
+        for r in 0..rows.nrows() {
+            for (m, x) in missing.iter_mut().zip(row(rows, r)) {
+                *m += u64::from(x.is_nan());
+            }
+        }
+        for (c, m) in counts[..w].iter_mut().zip(missing) {
+            *c -= m;
+        }
+    }
+}
+
+/// The sum of squared deviations of each column from its `mean` (NaN skipped or not).
+pub(crate) fn deviations<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    mean: &[f64],
+    skipna: bool,
+    out: &mut [f64],
+) {
+    pairwise(rows, Some(mean), skipna, out);
+}
+
+/// The wrapping integer sum of each column.
+pub(crate) fn int_sums<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum]) {
+    let w = rows.ncols();
+    out[..w].fill(T::Sum::default());
+    for r in 0..rows.nrows() {
+        for (s, x) in out[..w].iter_mut().zip(row(rows, r)) {
+            let v = T::int_sum(std::slice::from_ref(x)).expect("integers sum as integers");
+            *s = T::sum_merge(*s, v);
+        }
+    }
+}
+
+/// Whether each column holds a NaN (`out[c]`), and whether any does.
+pub(crate) fn nans<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [bool]) -> bool {
+    let w = rows.ncols();
+    let mut seen = [0u8; WIDTH];
+    if T::DTYPE.is_float() {
+        for r in 0..rows.nrows() {
+            for (s, x) in seen.iter_mut().zip(row(rows, r)) {
+                *s |= u8::from(x.is_nan());
+            }
+        }
+    }
+    for (o, s) in out[..w].iter_mut().zip(seen) {
+        *o = s != 0;
+    }
+    seen.iter().any(|&s| s != 0)
+}
+
+/// The first strictly best value of each column (`max` or min) and its row, on columns
+/// without NaN (the caller takes columns with NaN apart): NumPy's first occurrence.
+#[inline(always)]
+fn best_body<T: Element, const L: u8>(
+    rows: &ArrayView2<'_, T>,
+    max: bool,
+    value: &mut [T],
+    at: &mut [u32],
+) {
+    let w = rows.ncols();
+    value[..w].copy_from_slice(row(rows, 0));
+    at[..w].fill(0);
+    for r in 1..rows.nrows() {
+        let xs = row(rows, r);
+        #[allow(clippy::cast_possible_truncation)] // r < BLOCK
+        let r = r as u32;
+        for ((v, a), &x) in value[..w].iter_mut().zip(&mut at[..w]).zip(xs) {
+            let better = if max { v.less(x) } else { x.less(*v) };
+            *v = if better { x } else { *v };
+            *a = if better { r } else { *a };
+        }
+    }
+}
+
+crate::simd::multilevel! {
+    /// [`best_body`] compiled for the chosen level.
+    fn best<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], at: &mut [u32]) -> () = best_body;
+}
+
+/// The best value of each column (without its position): [`best`] without the positions,
+/// which the compiler then drops.
+#[inline(always)]
+fn extreme_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T]) {
+    let w = rows.ncols();
+    value[..w].copy_from_slice(row(rows, 0));
+    for r in 1..rows.nrows() {
+        for (v, &x) in value[..w].iter_mut().zip(row(rows, r)) {
+            let better = if max { v.less(x) } else { x.less(*v) };
+            *v = if better { x } else { *v };
+        }
+    }
+}
+
+crate::simd::multilevel! {
+    /// [`extreme_body`] compiled for the chosen level.
+    fn extremes<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T]) -> () = extreme_body;
+}
+
+/// Column `c` of `rows` copied into `buf` (for the rare columns that need the lane kernel).
+pub(crate) fn column<'b, T: Element>(
+    rows: &ArrayView2<'_, T>,
+    c: usize,
+    buf: &'b mut [T],
+) -> &'b [T] {
+    let n = rows.nrows();
+    for (b, x) in buf[..n].iter_mut().zip(rows.column(c)) {
+        *b = *x;
+    }
+    &buf[..n]
+}
+
+/// The best value of each column: [`extremes`] when `at` is `None`, else with its row.
+pub(crate) fn bests<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    max: bool,
+    value: &mut [T],
+    at: Option<&mut [u32]>,
+) {
+    match at {
+        Some(at) => best(rows, max, value, at),
+        None => extremes(rows, max, value),
+    }
+}

@@ -1,0 +1,171 @@
+"""The sweep of ``python -m nocopy.bench --sweep``: every reduction against NumPy (and the moving
+windows against bottleneck) over a grid of shapes, axes, memory orders and dtypes, each cell
+timed turn about with its peer in this process, the worst cells first.
+
+A drop-in is judged on every call, so the grid holds the shapes users have, not the shapes a
+kernel likes: 1-d arrays from 10 to 10⁷ elements, tables tall and wide in C and Fortran order,
+both axes of each, the three axes of a cube, strided and reversed views.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+import nocopy as nc
+
+
+@dataclass
+class Cell:
+    """One function on one input, against its peer."""
+
+    family: str
+    function: str
+    case: str
+    dtype: str
+    nocopy_s: float
+    peer_s: float
+
+    @property
+    def ratio(self) -> float:
+        return self.peer_s / self.nocopy_s
+
+
+def timed(ours: Callable[[], Any], theirs: Callable[[], Any], budget: float) -> tuple[float, float]:
+    """Median seconds per call of each, turn about, in about `budget` seconds in all; calls too
+    short to time alone are timed in loops of ~0.5 ms."""
+    ours(), theirs()
+    start = time.perf_counter()
+    theirs()
+    once = max(time.perf_counter() - start, 1e-7)
+    inner = max(1, int(5e-4 / once))
+    repeat = int(min(15, max(3, budget / (2 * once * inner))))
+    a, b = [], []
+    for _ in range(repeat):
+        for f, out in ((ours, a), (theirs, b)):
+            t = time.perf_counter()
+            for _ in range(inner):
+                f()
+            out.append((time.perf_counter() - t) / inner)
+    return statistics.median(a), statistics.median(b)
+
+
+def layouts(quick: bool) -> Iterator[tuple[str, Callable[[np.dtype], np.ndarray], Any]]:
+    """(case name, maker of the input for a dtype, axis) for every case of the grid."""
+    rng = np.random.default_rng(0)
+
+    def make(shape: tuple[int, ...], order: str = "C", view: Callable[[Any], Any] = lambda a: a):
+        def build(dtype: np.dtype) -> np.ndarray:
+            x = rng.standard_normal(shape) * 100
+            return view(np.asarray(x.astype(dtype), order=order))  # type: ignore[call-overload]
+
+        return build
+
+    big = 10**6 if quick else 10**7
+    for n in (10, 1000, 10**5, big):
+        yield f"({n},)", make((n,)), None
+    for shape in ((32, 10**5), (10**5, 32), (1000, 1000), (3000, 3000)):
+        if quick and shape == (3000, 3000):
+            continue
+        for order in ("C", "F"):
+            for axis in (0, 1, None):
+                if order == "F" and axis is None:
+                    continue
+                yield f"{shape} {order} axis={axis}", make(shape, order), axis
+    for axis in (0, 1, 2, (0, 2)):
+        yield f"(100, 100, 100) axis={axis}", make((100, 100, 100)), axis
+    yield "(2000, 1000)[::2, ::-1] axis=0", make((2000, 1000), view=lambda a: a[::2, ::-1]), 0
+    yield "(2000, 1000)[::2, ::-1] axis=1", make((2000, 1000), view=lambda a: a[::2, ::-1]), 1
+
+
+REDUCTIONS = (
+    "sum", "mean", "std", "var", "min", "max", "argmin", "argmax",
+    "nansum", "nanmean", "nanstd", "nanvar", "nanmin", "nanmax", "nanargmin", "nanargmax",
+)  # fmt: skip
+QUANTILES = ("median", "nanmedian", "percentile", "nanpercentile")
+MOVING = ("move_sum", "move_mean", "move_std", "move_max", "move_median")
+
+
+def reductions(quick: bool, budget: float) -> Iterator[Cell]:
+    dtypes = ("float64", "float32", "int64", "int32")
+    for case, build, axis in layouts(quick):
+        for dtype in dtypes:
+            x = build(np.dtype(dtype))
+            for name in REDUCTIONS:
+                if name.startswith("nan") and dtype.startswith("int"):
+                    continue  # NumPy hands integers to the plain function
+                if name.endswith(("argmin", "argmax")) and isinstance(axis, tuple):
+                    continue
+                ours, theirs = getattr(nc, name), getattr(np, name)
+                t = timed(lambda: ours(x, axis=axis), lambda: theirs(x, axis=axis), budget)
+                yield Cell("reduction", name, case, dtype, *t)
+
+
+def others(quick: bool, budget: float) -> Iterator[Cell]:
+    """describe (against NumPy's mean, std, min, max), the quantile family, moving windows."""
+    for case, build, axis in layouts(quick):
+        if isinstance(axis, tuple):
+            continue
+        for dtype in ("float64", "float32"):
+            x = build(np.dtype(dtype))
+
+            def four(x: np.ndarray = x, axis: Any = axis) -> None:
+                np.mean(x, axis=axis), np.std(x, axis=axis), np.min(x, axis=axis)
+                np.max(x, axis=axis)
+
+            yield Cell("describe", "describe", case, dtype,
+                       *timed(lambda: nc.describe(x, axis=axis), four, budget))  # fmt: skip
+            for name in QUANTILES:
+                q = {} if "median" in name else {"q": [5, 50, 95]}
+                ours, theirs = getattr(nc, name), getattr(np, name)
+                t = timed(lambda: ours(x, axis=axis, **q), lambda: theirs(x, axis=axis, **q), budget)
+                yield Cell("quantile", name, case, dtype, *t)
+    try:
+        import bottleneck as bn
+    except ImportError:
+        return
+    for case, build, axis in layouts(quick):
+        if axis is None or isinstance(axis, tuple):
+            continue
+        for dtype in ("float64", "float32"):
+            x = build(np.dtype(dtype))
+            for window in (3, 100):
+                if window > x.shape[axis]:
+                    continue
+                for name in MOVING:
+                    ours, theirs = getattr(nc, name), getattr(bn, name)
+                    t = timed(lambda: ours(x, window, axis=axis),
+                              lambda: theirs(x, window, axis=axis), budget)  # fmt: skip
+                    yield Cell("moving", name, f"{case} w={window}", dtype, *t)
+
+
+def sweep(quick: bool, families: str = "all") -> list[Cell]:
+    budget = 0.02 if quick else 0.06
+    cells = list(reductions(quick, budget))
+    if families == "all":
+        cells += list(others(quick, budget))
+    return cells
+
+
+def report(cells: list[Cell], worst: int = 20) -> str:
+    """The worst cells and a summary line per family."""
+    lines = [f"{'family':<10} {'function':<14} {'case':<34} {'dtype':<8} "
+             f"{'nocopy':>10} {'peer':>10} {'ratio':>7}"]  # fmt: skip
+    for c in sorted(cells, key=lambda c: c.ratio)[:worst]:
+        lines.append(
+            f"{c.family:<10} {c.function:<14} {c.case:<34} {c.dtype:<8} "
+            f"{c.nocopy_s * 1e6:>8.1f}µs {c.peer_s * 1e6:>8.1f}µs {c.ratio:>6.2f}x"
+        )
+    for family in dict.fromkeys(c.family for c in cells):
+        ratios = [c.ratio for c in cells if c.family == family]
+        below = sum(r < 1.0 for r in ratios)
+        lines.append(
+            f"{family}: {len(ratios)} cells, median {statistics.median(ratios):.2f}x, "
+            f"worst {min(ratios):.2f}x, {below} below 1.0x"
+        )
+    return "\n".join(lines)
