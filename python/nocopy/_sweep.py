@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -101,9 +102,9 @@ def reductions(quick: bool, budget: float) -> Iterator[Cell]:
                     continue  # NumPy hands integers to the plain function
                 if name.endswith(("argmin", "argmax")) and isinstance(axis, tuple):
                     continue
-                ours, theirs = getattr(nc, name), getattr(np, name)
-                t = timed(lambda: ours(x, axis=axis), lambda: theirs(x, axis=axis), budget)
-                yield Cell("reduction", name, case, dtype, *t)
+                ours = partial(getattr(nc, name), x, axis=axis)
+                theirs = partial(getattr(np, name), x, axis=axis)
+                yield Cell("reduction", name, case, dtype, *timed(ours, theirs, budget))
 
 
 def others(quick: bool, budget: float) -> Iterator[Cell]:
@@ -118,13 +119,13 @@ def others(quick: bool, budget: float) -> Iterator[Cell]:
                 np.mean(x, axis=axis), np.std(x, axis=axis), np.min(x, axis=axis)
                 np.max(x, axis=axis)
 
-            yield Cell("describe", "describe", case, dtype,
-                       *timed(lambda: nc.describe(x, axis=axis), four, budget))  # fmt: skip
+            t = timed(partial(nc.describe, x, axis=axis), four, budget)
+            yield Cell("describe", "describe", case, dtype, *t)
             for name in QUANTILES:
                 q = {} if "median" in name else {"q": [5, 50, 95]}
-                ours, theirs = getattr(nc, name), getattr(np, name)
-                t = timed(lambda: ours(x, axis=axis, **q), lambda: theirs(x, axis=axis, **q), budget)
-                yield Cell("quantile", name, case, dtype, *t)
+                ours = partial(getattr(nc, name), x, axis=axis, **q)
+                theirs = partial(getattr(np, name), x, axis=axis, **q)
+                yield Cell("quantile", name, case, dtype, *timed(ours, theirs, budget))
     try:
         import bottleneck as bn
     except ImportError:
@@ -138,9 +139,9 @@ def others(quick: bool, budget: float) -> Iterator[Cell]:
                 if window > x.shape[axis]:
                     continue
                 for name in MOVING:
-                    ours, theirs = getattr(nc, name), getattr(bn, name)
-                    t = timed(lambda: ours(x, window, axis=axis),
-                              lambda: theirs(x, window, axis=axis), budget)  # fmt: skip
+                    ours = partial(getattr(nc, name), x, window, axis=axis)
+                    theirs = partial(getattr(bn, name), x, window, axis=axis)
+                    t = timed(ours, theirs, budget)
                     yield Cell("moving", name, f"{case} w={window}", dtype, *t)
 
 

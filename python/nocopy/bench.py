@@ -1,7 +1,9 @@
 """Measure nocopy against NumPy and the installed peers on this machine.
 
 Run ``python -m nocopy.bench`` (``--quick`` for fewer, smaller runs; ``--json FILE`` to save the
-results; ``--plot FILE.png`` for a speedup-versus-size chart, with matplotlib). Each workload runs
+results; ``--plot FILE.png`` for a speedup-versus-size chart, with matplotlib; ``--sweep`` to add
+the sweep of every reduction, describe, the quantiles and the moving windows over shapes, axes,
+orders and dtypes, worst cells first; ``--sweep-only`` for the sweep alone). Each workload runs
 alternately with its peer in one process; the table shows median times, the speedup, and for
 streaming kernels the achieved read bandwidth as a share of the machine's, measured first by a
 probe that reads memory and does almost no arithmetic.
@@ -473,6 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and smaller runs")
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw speedup against size")
+    parser.add_argument("--sweep", action="store_true", help="add the sweep over shapes")
+    parser.add_argument("--sweep-only", action="store_true", help="the sweep alone")
     args = parser.parse_args(argv)
 
     machine = {
@@ -487,6 +491,18 @@ def main(argv: list[str] | None = None) -> int:
     bandwidth = probe(200_000_000 if args.quick else 800_000_000, 5)
     print(f"read bandwidth probe: {bandwidth / GB:.1f} GB/s on {nc.get_num_threads()} threads\n")
 
+    cells = []
+    if args.sweep or args.sweep_only:
+        from nocopy import _sweep
+
+        cells = _sweep.sweep(args.quick)
+        print(_sweep.report(cells), "\n")
+    if args.sweep_only:
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"machine": machine, "sweep": [asdict(c) | {"ratio": c.ratio}
+                                                         for c in cells]}, f, indent=2)  # fmt: skip
+        return 0
     rows = workloads(args.quick)
     print(
         f"{'workload':<36} {'nocopy':>11} {'peer':>11} {'speedup':>8} {'goal':>7}  "
@@ -541,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
             "knn_peak_extra_bytes": {"base": knn_base, "extra": knn_extra},
             "fma_peak_flops": {"256": peak256, "512": peak512},
             "speedup_by_size": series,
+            "sweep": [asdict(c) | {"ratio": c.ratio} for c in cells],
         }
         with open(args.json, "w") as f:
             json.dump(doc, f, indent=2)

@@ -77,6 +77,8 @@ pub(crate) struct Lanes<'a, T> {
     pub(crate) out_shape: Vec<usize>,
     /// Elements in one lane.
     pub(crate) lane_len: usize,
+    /// The lengths of the view's kept axes (the kept axes with runs merged).
+    kept_shape: Vec<usize>,
     /// The same view as a table when one axis is kept and one reduced: lane `j` is row `j`,
     /// found without walking the axes, and a block of every lane is one two-dimensional slice.
     table: Option<ArrayView2<'a, T>>,
@@ -96,12 +98,20 @@ impl<'a, T: Element> Lanes<'a, T> {
             // Reducing over no axis: every lane holds one element.
             view.insert_axis_inplace(Axis(view.ndim()));
         }
-        let table = if kept.len() == 1 && red.len() == 1 {
+        // Neighbouring kept axes that are one run in memory become one axis, and so do the
+        // reduced ones (C order is kept, so lane `j` and each lane's element order stay): a
+        // cube reduced over its last axis is a table of rows, one reduced over all its axes a
+        // single run.
+        let kept_axes = merge_runs(&mut view, 0, kept.len());
+        let ndim = view.ndim();
+        let red_axes = merge_runs(&mut view, kept_axes, ndim);
+        let kept_shape = view.shape()[..kept_axes].to_vec();
+        let table = if kept_axes == 1 && red_axes == 1 {
             view.clone().into_dimensionality::<Ix2>().ok()
         } else {
             None
         };
-        Lanes { view, out_shape, lane_len, table }
+        Lanes { view, out_shape, kept_shape, lane_len, table }
     }
 
     fn n_out(&self) -> usize {
@@ -112,7 +122,7 @@ impl<'a, T: Element> Lanes<'a, T> {
     /// kept axes merge into one of stride ±1 (axis 0 of a C table, the outer axes of a C cube,
     /// axis 1 of a Fortran table): the view with those axes merged, and that axis's length.
     fn side_by_side(&self) -> Option<(ArrayViewD<'a, T>, usize)> {
-        let kept = self.out_shape.len();
+        let kept = self.kept_shape.len();
         if kept == 0 || self.view.ndim() != kept + 1 || self.lane_len == 0 {
             return None;
         }
@@ -136,13 +146,32 @@ impl<'a, T: Element> Lanes<'a, T> {
             return t.index_axis_move(Axis(0), j).into_dyn();
         }
         let mut v = self.view.clone();
-        let mut below: usize = self.out_shape.iter().product();
-        for &n in &self.out_shape {
+        let mut below: usize = self.kept_shape.iter().product();
+        for &n in &self.kept_shape {
             below /= n;
             v.index_axis_inplace(Axis(0), (j / below) % n);
         }
         v
     }
+}
+
+/// Merges the runs among axes `from..to` of `view` (an axis whose stride is its inner
+/// neighbour's times that one's length is one with it) and removes the axes merged away;
+/// returns how many axes are left of that range (at least one if there was one).
+fn merge_runs<T>(view: &mut ArrayViewD<'_, T>, from: usize, to: usize) -> usize {
+    let mut to = to;
+    let mut i = to;
+    while i > from + 1 {
+        i -= 1;
+        // Axis i - 1 into axis i: only when both are longer than one (ndarray also merges
+        // length-one axes, changing the stride of the survivor; those are left as they are).
+        let (outer, inner) = (Axis(i - 1), Axis(i));
+        if view.len_of(outer) > 1 && view.len_of(inner) > 1 && view.merge_axes(outer, inner) {
+            view.index_axis_inplace(outer, 0);
+            to -= 1;
+        }
+    }
+    to - from
 }
 
 /// Row `r` (C order over all but the last axis) of a view of at least one dimension.
