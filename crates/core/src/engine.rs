@@ -111,7 +111,7 @@ impl<'a, T: Element> Lanes<'a, T> {
         } else {
             None
         };
-        Lanes { view, out_shape, kept_shape, lane_len, table }
+        Lanes { view, out_shape, lane_len, kept_shape, table }
     }
 
     fn n_out(&self) -> usize {
