@@ -462,9 +462,12 @@ impl Job {
             // Outliers (see `STRAY`), from a sample's median and spread: no value is farther
             // from the median than the largest magnitude and the median's together, and only
             // when that is not close enough are the distances looked at.
-            let (centre, typical) = typical(&ArrayView1::from(stretch));
-            let careful = largest + centre.abs() > STRAY * typical
-                && stretch.iter().any(|x| (x.to_f64() - centre).abs() > STRAY * typical);
+            // A short stretch is simply watched: the watch costs less there than the test.
+            let careful = stretch.len() <= WATCH_SHORT || {
+                let (centre, typical) = typical(&ArrayView1::from(stretch));
+                largest + centre.abs() > STRAY * typical
+                    && stretch.iter().any(|x| (x.to_f64() - centre).abs() > STRAY * typical)
+            };
             // Values read as they are, or scaled: two loops, so the common one has no multiply.
             macro_rules! f {
                 ($value:expr) => {
@@ -592,7 +595,8 @@ impl Job {
             let v = x.to_f64().abs();
             (ok && v < HUGE, if v > m { v } else { m })
         });
-        if !finite {
+        // Short columns are watched, one by one, rather than tested (see `WATCH_SHORT`).
+        if !finite || part.nrows() <= WATCH_SHORT {
             return Ok(false);
         }
         let m = part.ncols();
@@ -1014,6 +1018,10 @@ const RESTART: f64 = 67_108_864.0; // 2^26
 /// watch, over a segment of up to `2¹⁶` steps, the rounding stays near `2⁻²¹` of the typical
 /// distance.
 const STRAY: f64 = 65_536.0;
+
+/// Stretches of up to this many values have their sums watched without the test for
+/// outliers ([`typical`]), which on so few values costs more than the watch.
+const WATCH_SHORT: usize = 256;
 
 /// A typical value of `xs` and a typical distance from it: the median of 33 values spread
 /// over it (all of them, when fewer), and their median distance from that.
