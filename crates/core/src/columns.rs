@@ -49,29 +49,16 @@ fn pairwise_body<T: Element, const L: u8>(
 ) {
     let (n, w) = rows.dim();
     assert!(w <= WIDTH && n <= BLOCK && out.len() >= w);
-    let mut sums = [[0.0f64; WIDTH]; LEAVES];
     let leaves = n.div_ceil(LEAF);
+    let mut acc = [[0.0f64; WIDTH]; LANES];
+    if leaves == 1 {
+        // Short lanes: one leaf, no tree of leaves (and no room for one to clear).
+        leaf(rows, 0..n, mean, skipna, &mut acc, out);
+        return;
+    }
+    let mut sums = [[0.0f64; WIDTH]; LEAVES];
     for (l, sum) in sums.iter_mut().enumerate().take(leaves) {
-        let mut acc = [[0.0f64; WIDTH]; LANES];
-        for r in l * LEAF..((l + 1) * LEAF).min(n) {
-            let a = &mut acc[(r - l * LEAF) % LANES][..w];
-            let xs = row(rows, r);
-            match (mean, skipna) {
-                (None, false) => a.iter_mut().zip(xs).for_each(|(a, x)| *a += x.to_f64()),
-                (None, true) => a.iter_mut().zip(xs).for_each(|(a, &x)| {
-                    *a += if x.is_nan() { 0.0 } else { x.to_f64() };
-                }),
-                (Some(m), _) => a.iter_mut().zip(xs).zip(m).for_each(|((a, &x), &m)| {
-                    let d = x.to_f64() - m;
-                    *a += if skipna && x.is_nan() { 0.0 } else { d * d };
-                }),
-            }
-        }
-        // The accumulators' tree, neighbours first: ((0+1)+(2+3))+((4+5)+(6+7)).
-        for (c, s) in sum.iter_mut().enumerate().take(w) {
-            let p = |k: usize| acc[k][c];
-            *s = ((p(0) + p(1)) + (p(2) + p(3))) + ((p(4) + p(5)) + (p(6) + p(7)));
-        }
+        leaf(rows, l * LEAF..((l + 1) * LEAF).min(n), mean, skipna, &mut acc, sum);
     }
     let mut live = leaves;
     while live > 1 {
@@ -89,7 +76,44 @@ fn pairwise_body<T: Element, const L: u8>(
     out[..w].copy_from_slice(&sums[0][..w]);
 }
 
-const _: () = assert!(LANES == 8, "pairwise_body writes the tree of eight accumulators out");
+/// The sum of each column over the rows `leaf` (one leaf) into `out`: row `r` into
+/// accumulator `r % LANES` (counted from the leaf's start), the accumulators in their tree.
+#[inline(always)]
+fn leaf<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    leaf: std::ops::Range<usize>,
+    mean: Option<&[f64]>,
+    skipna: bool,
+    acc: &mut [[f64; WIDTH]; LANES],
+    out: &mut [f64],
+) {
+    let w = rows.ncols();
+    for a in acc.iter_mut() {
+        a[..w].fill(0.0);
+    }
+    let first = leaf.start;
+    for r in leaf {
+        let a = &mut acc[(r - first) % LANES][..w];
+        let xs = row(rows, r);
+        match (mean, skipna) {
+            (None, false) => a.iter_mut().zip(xs).for_each(|(a, x)| *a += x.to_f64()),
+            (None, true) => a.iter_mut().zip(xs).for_each(|(a, &x)| {
+                *a += if x.is_nan() { 0.0 } else { x.to_f64() };
+            }),
+            (Some(m), _) => a.iter_mut().zip(xs).zip(m).for_each(|((a, &x), &m)| {
+                let d = x.to_f64() - m;
+                *a += if skipna && x.is_nan() { 0.0 } else { d * d };
+            }),
+        }
+    }
+    // The accumulators' tree, neighbours first: ((0+1)+(2+3))+((4+5)+(6+7)).
+    for (c, s) in out.iter_mut().enumerate().take(w) {
+        let p = |k: usize| acc[k][c];
+        *s = ((p(0) + p(1)) + (p(2) + p(3))) + ((p(4) + p(5)) + (p(6) + p(7)));
+    }
+}
+
+const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators out");
 
 crate::simd::multilevel! {
     /// [`pairwise_body`] compiled for the chosen level.

@@ -562,8 +562,13 @@ fn with_nan_apart<T: Element, S>(
     fast: impl Fn(usize) -> S,
     slow: impl Fn(&[T]) -> S,
 ) {
+    let w = rows.ncols();
+    if !nan[..w].contains(&true) {
+        out.extend((0..w).map(fast));
+        return;
+    }
     let mut buf = [T::default(); engine::BLOCK];
-    for (c, &nan) in nan.iter().enumerate().take(rows.ncols()) {
+    for (c, &nan) in nan.iter().enumerate().take(w) {
         out.push(if nan { slow(columns::column(rows, c, &mut buf)) } else { fast(c) });
     }
 }
