@@ -40,20 +40,15 @@ class Cell:
 def timed(ours: Callable[[], Any], theirs: Callable[[], Any], budget: float) -> tuple[float, float]:
     """Median seconds per call of each, turn about, in about `budget` seconds in all; calls too
     short to time alone are timed in loops of ~0.5 ms."""
-    ours(), theirs()
+    from nocopy.bench import alternate
+
+    theirs()
     start = time.perf_counter()
     theirs()
     once = max(time.perf_counter() - start, 1e-7)
     inner = max(1, int(5e-4 / once))
     repeat = int(min(15, max(3, budget / (2 * once * inner))))
-    a, b = [], []
-    for _ in range(repeat):
-        for f, out in ((ours, a), (theirs, b)):
-            t = time.perf_counter()
-            for _ in range(inner):
-                f()
-            out.append((time.perf_counter() - t) / inner)
-    return statistics.median(a), statistics.median(b)
+    return alternate(ours, theirs, repeat, inner)
 
 
 def layouts(quick: bool) -> Iterator[tuple[str, Callable[[np.dtype], np.ndarray], Any]]:

@@ -165,8 +165,8 @@ pub(crate) fn int_sums<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum])
     }
 }
 
-/// Whether each column holds a NaN (`out[c]`), and whether any does.
-pub(crate) fn nans<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [bool]) -> bool {
+/// Whether each column holds a NaN (`out[c]`).
+pub(crate) fn nans<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [bool]) {
     let w = rows.ncols();
     let mut seen = [0u8; WIDTH];
     if T::DTYPE.is_float() {
@@ -179,55 +179,69 @@ pub(crate) fn nans<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [bool]) -> bo
     for (o, s) in out[..w].iter_mut().zip(seen) {
         *o = s != 0;
     }
-    seen.iter().any(|&s| s != 0)
 }
 
-/// The first strictly best value of each column (`max` or min) and its row, on columns
-/// without NaN (the caller takes columns with NaN apart): NumPy's first occurrence.
+/// The first strictly best value of each column (`max` or min) and its row, right on
+/// columns without NaN (NumPy's first occurrence), and in `nan` a NaN of each column that has
+/// one (default elsewhere), noted in the same pass: the caller takes those columns apart.
 #[inline(always)]
 fn best_body<T: Element, const L: u8>(
     rows: &ArrayView2<'_, T>,
     max: bool,
     value: &mut [T],
     at: &mut [u32],
+    nan: &mut [T],
 ) {
     let w = rows.ncols();
     value[..w].copy_from_slice(row(rows, 0));
     at[..w].fill(0);
+    for (n, &x) in nan[..w].iter_mut().zip(row(rows, 0)) {
+        *n = if x.is_nan() { x } else { T::default() };
+    }
     for r in 1..rows.nrows() {
         let xs = row(rows, r);
         #[allow(clippy::cast_possible_truncation)] // r < BLOCK
         let r = r as u32;
-        for ((v, a), &x) in value[..w].iter_mut().zip(&mut at[..w]).zip(xs) {
+        for (((v, a), n), &x) in value[..w].iter_mut().zip(&mut at[..w]).zip(&mut nan[..w]).zip(xs)
+        {
             let better = if max { v.less(x) } else { x.less(*v) };
             *v = if better { x } else { *v };
             *a = if better { r } else { *a };
+            *n = if x.is_nan() { x } else { *n };
         }
     }
 }
 
 crate::simd::multilevel! {
     /// [`best_body`] compiled for the chosen level.
-    fn best<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], at: &mut [u32]) -> () = best_body;
+    fn best<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], at: &mut [u32], nan: &mut [T]) -> () = best_body;
 }
 
-/// The best value of each column (without its position): [`best`] without the positions,
-/// which the compiler then drops.
+/// [`best_body`] without the positions.
 #[inline(always)]
-fn extreme_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T]) {
+fn extreme_body<T: Element, const L: u8>(
+    rows: &ArrayView2<'_, T>,
+    max: bool,
+    value: &mut [T],
+    nan: &mut [T],
+) {
     let w = rows.ncols();
     value[..w].copy_from_slice(row(rows, 0));
+    for (n, &x) in nan[..w].iter_mut().zip(row(rows, 0)) {
+        *n = if x.is_nan() { x } else { T::default() };
+    }
     for r in 1..rows.nrows() {
-        for (v, &x) in value[..w].iter_mut().zip(row(rows, r)) {
+        for ((v, n), &x) in value[..w].iter_mut().zip(&mut nan[..w]).zip(row(rows, r)) {
             let better = if max { v.less(x) } else { x.less(*v) };
             *v = if better { x } else { *v };
+            *n = if x.is_nan() { x } else { *n };
         }
     }
 }
 
 crate::simd::multilevel! {
     /// [`extreme_body`] compiled for the chosen level.
-    fn extremes<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T]) -> () = extreme_body;
+    fn extremes<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], nan: &mut [T]) -> () = extreme_body;
 }
 
 /// Column `c` of `rows` copied into `buf` (for the rare columns that need the lane kernel).
@@ -243,15 +257,21 @@ pub(crate) fn column<'b, T: Element>(
     &buf[..n]
 }
 
-/// The best value of each column: [`extremes`] when `at` is `None`, else with its row.
+/// The best value of each column ([`extremes`] when `at` is `None`, else with its row), and
+/// in `nan` whether the column holds a NaN (its best is then the caller's to find again).
 pub(crate) fn bests<T: Element>(
     rows: &ArrayView2<'_, T>,
     max: bool,
     value: &mut [T],
     at: Option<&mut [u32]>,
+    nan: &mut [bool],
 ) {
+    let mut seen = [T::default(); WIDTH];
     match at {
-        Some(at) => best(rows, max, value, at),
-        None => extremes(rows, max, value),
+        Some(at) => best(rows, max, value, at, &mut seen),
+        None => extremes(rows, max, value, &mut seen),
+    }
+    for (flag, x) in nan.iter_mut().zip(&seen[..rows.ncols()]) {
+        *flag = x.is_nan();
     }
 }

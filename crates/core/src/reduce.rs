@@ -547,8 +547,7 @@ impl<T: Element> Reducer<T> for ExtremeR {
     const COLUMNS: bool = true;
     fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Option<T>>) {
         let (mut nan, mut best) = ([false; WIDTH], [T::default(); WIDTH]);
-        columns::nans(rows, &mut nan);
-        columns::bests(rows, self.max, &mut best, None);
+        columns::bests(rows, self.max, &mut best, None, &mut nan);
         with_nan_apart(rows, &nan, out, |c| Some(best[c]), |xs| self.block(xs, start));
     }
 }
@@ -681,8 +680,7 @@ impl<T: Element> Reducer<T> for ArgR {
     const COLUMNS: bool = true;
     fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Self::State>) {
         let (mut nan, mut best, mut at) = ([false; WIDTH], [T::default(); WIDTH], [0u32; WIDTH]);
-        columns::nans(rows, &mut nan);
-        columns::bests(rows, self.max, &mut best, Some(&mut at));
+        columns::bests(rows, self.max, &mut best, Some(&mut at), &mut nan);
         let fast = |c: usize| Some((best[c], start + at[c] as usize));
         with_nan_apart(rows, &nan, out, fast, |xs| self.block(xs, start));
     }
