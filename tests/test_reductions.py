@@ -288,3 +288,29 @@ def test_lanes_side_by_side_have_the_bits_of_contiguous_lanes(dtype, rows):
                 name.endswith(("min", "max")) and np.array_equal(got, want, equal_nan=True)
             )
             assert same, (name, v.strides, got[:5], want[:5])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32"])
+@pytest.mark.parametrize("rows", [1, 7, 2049, 2 * 2048 * 64 + 3])
+@pytest.mark.parametrize("skipna", [False, True])
+def test_describe_of_lanes_side_by_side_has_the_bits_of_contiguous_lanes(dtype, rows, skipna):
+    rng = np.random.default_rng(rows)
+    width = 6 if rows > 10_000 else 70
+    x = (rng.standard_normal((rows, width)) * 4).round().astype(dtype)
+    if x.dtype.kind == "f":
+        x[rng.random(x.shape) < 0.05] = np.nan
+        x[:, 1] = np.nan
+        x[:, 3] = 0.5  # no NaN: the column kernels' own answer
+    for v in [x, x[:, ::-1], x[::2, 1:]] if rows > 1 else [x]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = nc.describe(v, axis=0, skipna=skipna)
+            each = [nc.describe(np.ascontiguousarray(v[:, j]), skipna=skipna)
+                    for j in range(v.shape[1])]  # fmt: skip
+        for field in ("count", "mean", "var", "std", "min", "max"):
+            g = np.asarray(getattr(got, field))
+            want = np.array([np.asarray(getattr(s, field)) for s in each], dtype=g.dtype)
+            same = (g.view(np.uint8) == want.view(np.uint8)).all() or (
+                field in ("min", "max") and np.array_equal(g, want, equal_nan=True)
+            )
+            assert same, (field, v.strides, g[:5], want[:5])

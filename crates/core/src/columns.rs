@@ -39,13 +39,15 @@ fn row<'a, T>(rows: &ArrayView2<'a, T>, r: usize) -> &'a [T] {
 
 /// Pairwise sums, column by column, of each value (`mean` `None`) or of its squared deviation
 /// from its column's mean; NaN counts as zero with `skipna`. Equal, bit for bit, to
-/// `simd::pairwise` of each column.
+/// `simd::pairwise` of each column. `then` is shown the rows of each leaf once they are
+/// summed, while they are in L1.
 #[inline(always)]
 fn pairwise_body<T: Element, const L: u8>(
     rows: &ArrayView2<'_, T>,
     mean: Option<&[f64]>,
     skipna: bool,
     out: &mut [f64],
+    then: &mut dyn FnMut(std::ops::Range<usize>),
 ) {
     let (n, w) = rows.dim();
     assert!(w <= WIDTH && n <= BLOCK && out.len() >= w);
@@ -54,11 +56,14 @@ fn pairwise_body<T: Element, const L: u8>(
     if leaves == 1 {
         // Short lanes: one leaf, no tree of leaves (and no room for one to clear).
         leaf(rows, 0..n, mean, skipna, &mut acc, out);
+        then(0..n);
         return;
     }
     let mut sums = [[0.0f64; WIDTH]; LEAVES];
     for (l, sum) in sums.iter_mut().enumerate().take(leaves) {
-        leaf(rows, l * LEAF..((l + 1) * LEAF).min(n), mean, skipna, &mut acc, sum);
+        let rows_of_leaf = l * LEAF..((l + 1) * LEAF).min(n);
+        leaf(rows, rows_of_leaf.clone(), mean, skipna, &mut acc, sum);
+        then(rows_of_leaf);
     }
     let mut live = leaves;
     while live > 1 {
@@ -117,18 +122,20 @@ const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators ou
 
 crate::simd::multilevel! {
     /// [`pairwise_body`] compiled for the chosen level.
-    fn pairwise<T>(rows: &ArrayView2<'_, T>, mean: Option<&[f64]>, skipna: bool, out: &mut [f64]) -> () = pairwise_body;
+    fn pairwise<T>(rows: &ArrayView2<'_, T>, mean: Option<&[f64]>, skipna: bool, out: &mut [f64], then: &mut dyn FnMut(std::ops::Range<usize>)) -> () = pairwise_body;
 }
 
-/// The count and float sum of each column (NaN skipped or not): `simd::sum_block` per column.
+/// The count and float sum of each column (NaN skipped or not): `simd::sum_block` per column;
+/// `then` as in [`pairwise_body`].
 pub(crate) fn sums<T: Element>(
     rows: &ArrayView2<'_, T>,
     skipna: bool,
     counts: &mut [u64],
     out: &mut [f64],
+    then: &mut dyn FnMut(std::ops::Range<usize>),
 ) {
     let w = rows.ncols();
-    pairwise(rows, None, skipna, out);
+    pairwise(rows, None, skipna, out, then);
     counts[..w].fill(rows.nrows() as u64);
     if skipna && T::DTYPE.is_float() {
         let mut missing = [0u64; WIDTH];
@@ -150,7 +157,7 @@ pub(crate) fn deviations<T: Element>(
     skipna: bool,
     out: &mut [f64],
 ) {
-    pairwise(rows, Some(mean), skipna, out);
+    pairwise(rows, Some(mean), skipna, out, &mut |_| {});
 }
 
 /// The wrapping integer sum of each column.
@@ -242,6 +249,42 @@ fn extreme_body<T: Element, const L: u8>(
 crate::simd::multilevel! {
     /// [`extreme_body`] compiled for the chosen level.
     fn extremes<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], nan: &mut [T]) -> () = extreme_body;
+}
+
+/// The least and greatest value of each column, `lo` and `hi` holding those of the rows
+/// before (the first row, to start), right on columns without NaN (the caller knows them from
+/// their sums). The first of equal values is kept.
+#[inline(always)]
+fn min_max_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, lo: &mut [T], hi: &mut [T]) {
+    // Strips of STRIP columns, whose extremes stay in registers down the rows.
+    const STRIP: usize = 16;
+    let w = rows.ncols();
+    let mut c0 = 0;
+    while c0 + STRIP <= w {
+        let mut l: [T; STRIP] = lo[c0..c0 + STRIP].try_into().expect("a strip");
+        let mut h: [T; STRIP] = hi[c0..c0 + STRIP].try_into().expect("a strip");
+        for r in 0..rows.nrows() {
+            let xs: &[T; STRIP] = row(rows, r)[c0..c0 + STRIP].try_into().expect("a strip");
+            for ((l, h), &x) in l.iter_mut().zip(&mut h).zip(xs) {
+                *l = if x.less(*l) { x } else { *l };
+                *h = if h.less(x) { x } else { *h };
+            }
+        }
+        lo[c0..c0 + STRIP].copy_from_slice(&l);
+        hi[c0..c0 + STRIP].copy_from_slice(&h);
+        c0 += STRIP;
+    }
+    for r in 0..rows.nrows() {
+        for ((l, h), &x) in lo[c0..w].iter_mut().zip(&mut hi[c0..w]).zip(&row(rows, r)[c0..]) {
+            *l = if x.less(*l) { x } else { *l };
+            *h = if h.less(x) { x } else { *h };
+        }
+    }
+}
+
+crate::simd::multilevel! {
+    /// [`min_max_body`] compiled for the chosen level.
+    fn min_max<T>(rows: &ArrayView2<'_, T>, lo: &mut [T], hi: &mut [T]) -> () = min_max_body;
 }
 
 /// Column `c` of `rows` copied into `buf` (for the rare columns that need the lane kernel).

@@ -1,13 +1,17 @@
 //! `describe`: count, mean, variance, standard deviation, min and max in one pass.
 
-use ndarray::{ArrayD, ArrayViewD};
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, s};
 
 use crate::cancel::Cancel;
+use crate::columns::{self, WIDTH};
 use crate::dtype::Element;
 use crate::engine::Reducer;
 use crate::error::{Error, Result};
 use crate::mem;
-use crate::reduce::{Moments, Reduce, Warning, extreme_exact, merge_extreme, run, shaped};
+use crate::reduce::{
+    Moments, Reduce, Warning, column_moments, extreme_exact, merge_extreme, run, shaped,
+    with_nan_apart,
+};
 use crate::simd;
 
 /// The mergeable state behind [`describe`]: [`Moments`] plus the extremes.
@@ -66,6 +70,27 @@ impl<T: Element> Reducer<T> for DescribeR {
     }
     fn merge(&self, a: Partial<T>, b: Partial<T>) -> Partial<T> {
         a.merge(b)
+    }
+
+    const COLUMNS: bool = true;
+    fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Partial<T>>) {
+        // Partial::of, column by column: the moments, then both extremes in one pass. A column
+        // holds NaN only if its sum is NaN (or, NaN skipped, its count short): those are taken
+        // apart for the NaN rules.
+        let (n, w) = rows.dim();
+        let (lo, hi) = (&mut [T::default(); WIDTH][..w], &mut [T::default(); WIDTH][..w]);
+        lo.copy_from_slice(rows.row(0).as_slice().expect("contiguous rows"));
+        hi.copy_from_slice(lo);
+        let mut moments = [Moments::default(); WIDTH];
+        column_moments(rows, self.skipna, &mut moments, &mut |leaf| {
+            columns::min_max(&rows.slice(s![leaf, ..]), lo, hi);
+        });
+        let mut nan = [false; WIDTH];
+        for (flag, m) in nan.iter_mut().zip(&moments[..w]) {
+            *flag = m.sum.is_nan() || m.count < n as u64;
+        }
+        let fast = |c: usize| Partial { moments: moments[c], min: Some(lo[c]), max: Some(hi[c]) };
+        with_nan_apart(rows, &nan, out, fast, |xs| Partial::of(xs, self.skipna));
     }
 }
 

@@ -214,7 +214,7 @@ impl<T: Element> Reducer<T> for SumR {
             return;
         }
         let (mut counts, mut sums) = ([0u64; WIDTH], [0.0f64; WIDTH]);
-        columns::sums(rows, self.skipna, &mut counts, &mut sums);
+        columns::sums(rows, self.skipna, &mut counts, &mut sums, &mut |_| {});
         out.extend(counts[..w].iter().zip(&sums[..w]).map(|(&c, &s)| (c, s, T::Sum::default())));
     }
 }
@@ -430,16 +430,30 @@ impl<T: Element> Reducer<T> for MomentsR {
 
     const COLUMNS: bool = true;
     fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Moments>) {
-        // Moments::of, column by column: the sums, the means, the deviations from them.
-        let w = rows.ncols();
-        let (mut counts, mut sums, mut means, mut m2) =
-            ([0u64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH]);
-        columns::sums(rows, self.skipna, &mut counts, &mut sums);
-        for ((m, &c), &s) in means.iter_mut().zip(&counts).zip(&sums).take(w) {
-            *m = if c > 0 { s / c as f64 } else { 0.0 };
-        }
-        columns::deviations(rows, &means[..w], self.skipna, &mut m2);
-        out.extend((0..w).map(|c| Moments { count: counts[c], sum: sums[c], m2: m2[c] }));
+        let mut moments = [Moments::default(); WIDTH];
+        column_moments(rows, self.skipna, &mut moments, &mut |_| {});
+        out.extend_from_slice(&moments[..rows.ncols()]);
+    }
+}
+
+/// [`Moments::of`] of each column of `rows`, with the same bits: the sums, the means, the
+/// deviations from them. `then` is shown each leaf of rows while the sums pass has it in L1.
+pub(crate) fn column_moments<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    skipna: bool,
+    out: &mut [Moments; WIDTH],
+    then: &mut dyn FnMut(std::ops::Range<usize>),
+) {
+    let w = rows.ncols();
+    let (mut counts, mut sums, mut means, mut m2) =
+        ([0u64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH], [0.0f64; WIDTH]);
+    columns::sums(rows, skipna, &mut counts, &mut sums, then);
+    for ((m, &c), &s) in means.iter_mut().zip(&counts).zip(&sums).take(w) {
+        *m = if c > 0 { s / c as f64 } else { 0.0 };
+    }
+    columns::deviations(rows, &means[..w], skipna, &mut m2);
+    for (c, o) in out.iter_mut().enumerate().take(w) {
+        *o = Moments { count: counts[c], sum: sums[c], m2: m2[c] };
     }
 }
 
@@ -554,7 +568,7 @@ impl<T: Element> Reducer<T> for ExtremeR {
 
 /// Pushes `fast(c)` for each column `c` of `rows` without NaN, and `slow` of the column
 /// copied out for the others (NaN has rules of its own; such columns are rare).
-fn with_nan_apart<T: Element, S>(
+pub(crate) fn with_nan_apart<T: Element, S>(
     rows: &ArrayView2<'_, T>,
     nan: &[bool; WIDTH],
     out: &mut Vec<S>,
