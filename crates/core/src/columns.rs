@@ -188,9 +188,106 @@ pub(crate) fn nans<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [bool]) {
     }
 }
 
-/// The first strictly best value of each column (`max` or min) and its row, right on
+/// Columns followed together down the rows by the extreme kernels: their states stay in
+/// registers.
+const STRIP: usize = 16;
+
+/// The contiguous rows of a column block, found by address: the kernels go down each strip
+/// of columns, and finding a row through ndarray each time cost more than the work on it.
+#[derive(Clone, Copy)]
+struct Rows<'a, T> {
+    view: &'a ArrayView2<'a, T>,
+    first: *const T,
+    stride: isize,
+}
+
+impl<'a, T> Rows<'a, T> {
+    #[inline(always)]
+    fn new(rows: &'a ArrayView2<'a, T>) -> Self {
+        assert!(
+            rows.ncols() <= 1 || rows.strides()[1] == 1,
+            "the rows of a column block are contiguous"
+        );
+        Rows { view: rows, first: rows.as_ptr(), stride: rows.strides()[0] }
+    }
+
+    /// Row `r` (`r` below the number of rows).
+    #[inline(always)]
+    fn get(&self, r: usize) -> &'a [T] {
+        assert!(r < self.view.nrows());
+        // SAFETY: `r` is a row of the view, whose rows are contiguous (checked in `new`):
+        // its `ncols` elements from the address of its first live in the borrowed array.
+        #[allow(clippy::cast_possible_wrap)] // r < nrows, an ndarray dimension
+        unsafe {
+            std::slice::from_raw_parts(
+                self.first.offset(r as isize * self.stride),
+                self.view.ncols(),
+            )
+        }
+    }
+}
+
+/// Whether `x` replaces `v` as the running maximum (`MAX`) or minimum: strictly better.
+#[inline(always)]
+fn better<T: Element, const MAX: bool>(v: T, x: T) -> bool {
+    if MAX { v.less(x) } else { x.less(v) }
+}
+
+/// The first strictly best value of each column (`MAX` or min) and its row, right on
 /// columns without NaN (NumPy's first occurrence), and in `nan` a NaN of each column that has
 /// one (default elsewhere), noted in the same pass: the caller takes those columns apart.
+/// `at` is `None` when only the values are wanted.
+#[inline(always)]
+fn best_of<T: Element, const MAX: bool, const AT: bool>(
+    rows: &ArrayView2<'_, T>,
+    value: &mut [T],
+    at: &mut [u32],
+    nan: &mut [T],
+) {
+    let (n, w) = rows.dim();
+    let all = Rows::new(rows);
+    value[..w].copy_from_slice(all.get(0));
+    at[..w].fill(0);
+    for (n, &x) in nan[..w].iter_mut().zip(all.get(0)) {
+        *n = if x.is_nan() { x } else { T::default() };
+    }
+    let step = |v: &mut T, a: &mut u32, n: &mut T, x: T, r: u32| {
+        let b = better::<T, MAX>(*v, x);
+        *v = if b { x } else { *v };
+        if AT {
+            *a = if b { r } else { *a };
+        }
+        *n = if x.is_nan() { x } else { *n };
+    };
+    let mut c0 = 0;
+    while c0 + STRIP <= w {
+        let cs = c0..c0 + STRIP;
+        let mut v: [T; STRIP] = value[cs.clone()].try_into().expect("a strip");
+        let mut a = [0u32; STRIP];
+        let mut m: [T; STRIP] = nan[cs.clone()].try_into().expect("a strip");
+        for r in 1..n {
+            let xs: &[T; STRIP] = all.get(r)[cs.clone()].try_into().expect("a strip");
+            for j in 0..STRIP {
+                #[allow(clippy::cast_possible_truncation)] // r < BLOCK
+                step(&mut v[j], &mut a[j], &mut m[j], xs[j], r as u32);
+            }
+        }
+        value[cs.clone()].copy_from_slice(&v);
+        at[cs.clone()].copy_from_slice(&a);
+        nan[cs].copy_from_slice(&m);
+        c0 += STRIP;
+    }
+    for r in 1..n {
+        let xs = &all.get(r)[c0..w];
+        for (((v, a), m), &x) in
+            value[c0..w].iter_mut().zip(&mut at[c0..w]).zip(&mut nan[c0..w]).zip(xs)
+        {
+            #[allow(clippy::cast_possible_truncation)] // r < BLOCK
+            step(v, a, m, x, r as u32);
+        }
+    }
+}
+
 #[inline(always)]
 fn best_body<T: Element, const L: u8>(
     rows: &ArrayView2<'_, T>,
@@ -199,32 +296,19 @@ fn best_body<T: Element, const L: u8>(
     at: &mut [u32],
     nan: &mut [T],
 ) {
-    let w = rows.ncols();
-    value[..w].copy_from_slice(row(rows, 0));
-    at[..w].fill(0);
-    for (n, &x) in nan[..w].iter_mut().zip(row(rows, 0)) {
-        *n = if x.is_nan() { x } else { T::default() };
-    }
-    for r in 1..rows.nrows() {
-        let xs = row(rows, r);
-        #[allow(clippy::cast_possible_truncation)] // r < BLOCK
-        let r = r as u32;
-        for (((v, a), n), &x) in value[..w].iter_mut().zip(&mut at[..w]).zip(&mut nan[..w]).zip(xs)
-        {
-            let better = if max { v.less(x) } else { x.less(*v) };
-            *v = if better { x } else { *v };
-            *a = if better { r } else { *a };
-            *n = if x.is_nan() { x } else { *n };
-        }
+    if max {
+        best_of::<T, true, true>(rows, value, at, nan);
+    } else {
+        best_of::<T, false, true>(rows, value, at, nan);
     }
 }
 
 crate::simd::multilevel! {
-    /// [`best_body`] compiled for the chosen level.
+    /// [`best_of`] compiled for the chosen level.
     fn best<T>(rows: &ArrayView2<'_, T>, max: bool, value: &mut [T], at: &mut [u32], nan: &mut [T]) -> () = best_body;
 }
 
-/// [`best_body`] without the positions.
+/// [`best_of`] without the positions.
 #[inline(always)]
 fn extreme_body<T: Element, const L: u8>(
     rows: &ArrayView2<'_, T>,
@@ -232,17 +316,11 @@ fn extreme_body<T: Element, const L: u8>(
     value: &mut [T],
     nan: &mut [T],
 ) {
-    let w = rows.ncols();
-    value[..w].copy_from_slice(row(rows, 0));
-    for (n, &x) in nan[..w].iter_mut().zip(row(rows, 0)) {
-        *n = if x.is_nan() { x } else { T::default() };
-    }
-    for r in 1..rows.nrows() {
-        for ((v, n), &x) in value[..w].iter_mut().zip(&mut nan[..w]).zip(row(rows, r)) {
-            let better = if max { v.less(x) } else { x.less(*v) };
-            *v = if better { x } else { *v };
-            *n = if x.is_nan() { x } else { *n };
-        }
+    let mut at = [0u32; WIDTH];
+    if max {
+        best_of::<T, true, false>(rows, value, &mut at, nan);
+    } else {
+        best_of::<T, false, false>(rows, value, &mut at, nan);
     }
 }
 
@@ -256,28 +334,30 @@ crate::simd::multilevel! {
 /// their sums). The first of equal values is kept.
 #[inline(always)]
 fn min_max_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, lo: &mut [T], hi: &mut [T]) {
-    // Strips of STRIP columns, whose extremes stay in registers down the rows.
-    const STRIP: usize = 16;
-    let w = rows.ncols();
+    let (n, w) = rows.dim();
+    let all = Rows::new(rows);
+    let step = |l: &mut T, h: &mut T, x: T| {
+        *l = if better::<T, false>(*l, x) { x } else { *l };
+        *h = if better::<T, true>(*h, x) { x } else { *h };
+    };
     let mut c0 = 0;
     while c0 + STRIP <= w {
-        let mut l: [T; STRIP] = lo[c0..c0 + STRIP].try_into().expect("a strip");
-        let mut h: [T; STRIP] = hi[c0..c0 + STRIP].try_into().expect("a strip");
-        for r in 0..rows.nrows() {
-            let xs: &[T; STRIP] = row(rows, r)[c0..c0 + STRIP].try_into().expect("a strip");
-            for ((l, h), &x) in l.iter_mut().zip(&mut h).zip(xs) {
-                *l = if x.less(*l) { x } else { *l };
-                *h = if h.less(x) { x } else { *h };
+        let cs = c0..c0 + STRIP;
+        let mut l: [T; STRIP] = lo[cs.clone()].try_into().expect("a strip");
+        let mut h: [T; STRIP] = hi[cs.clone()].try_into().expect("a strip");
+        for r in 0..n {
+            let xs: &[T; STRIP] = all.get(r)[cs.clone()].try_into().expect("a strip");
+            for j in 0..STRIP {
+                step(&mut l[j], &mut h[j], xs[j]);
             }
         }
-        lo[c0..c0 + STRIP].copy_from_slice(&l);
-        hi[c0..c0 + STRIP].copy_from_slice(&h);
+        lo[cs.clone()].copy_from_slice(&l);
+        hi[cs].copy_from_slice(&h);
         c0 += STRIP;
     }
-    for r in 0..rows.nrows() {
-        for ((l, h), &x) in lo[c0..w].iter_mut().zip(&mut hi[c0..w]).zip(&row(rows, r)[c0..]) {
-            *l = if x.less(*l) { x } else { *l };
-            *h = if h.less(x) { x } else { *h };
+    for r in 0..n {
+        for ((l, h), &x) in lo[c0..w].iter_mut().zip(&mut hi[c0..w]).zip(&all.get(r)[c0..w]) {
+            step(l, h, x);
         }
     }
 }
