@@ -160,16 +160,41 @@ pub(crate) fn deviations<T: Element>(
     pairwise(rows, Some(mean), skipna, out, &mut |_| {});
 }
 
-/// The wrapping integer sum of each column.
-pub(crate) fn int_sums<T: Element>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum]) {
-    let w = rows.ncols();
+/// The wrapping integer sum of each column, a strip of columns at a time down the rows.
+#[inline(always)]
+fn int_sums_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum]) {
+    let (n, w) = rows.dim();
+    let all = Rows::new(rows);
+    let add = |s: &mut T::Sum, x: &T| {
+        *s = T::sum_merge(
+            *s,
+            T::int_sum(std::slice::from_ref(x)).expect("integers sum as integers"),
+        );
+    };
     out[..w].fill(T::Sum::default());
-    for r in 0..rows.nrows() {
-        for (s, x) in out[..w].iter_mut().zip(row(rows, r)) {
-            let v = T::int_sum(std::slice::from_ref(x)).expect("integers sum as integers");
-            *s = T::sum_merge(*s, v);
+    let mut c0 = 0;
+    while c0 + STRIP <= w {
+        let cs = c0..c0 + STRIP;
+        let mut acc = [T::Sum::default(); STRIP];
+        for r in 0..n {
+            let xs: &[T; STRIP] = all.get(r)[cs.clone()].try_into().expect("a strip");
+            for (a, x) in acc.iter_mut().zip(xs) {
+                add(a, x);
+            }
+        }
+        out[cs].copy_from_slice(&acc);
+        c0 += STRIP;
+    }
+    for r in 0..n {
+        for (a, x) in out[c0..w].iter_mut().zip(&all.get(r)[c0..w]) {
+            add(a, x);
         }
     }
+}
+
+crate::simd::multilevel! {
+    /// [`int_sums_body`] compiled for the chosen level.
+    fn int_sums<T>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum]) -> () = int_sums_body;
 }
 
 /// Whether each column holds a NaN (`out[c]`).

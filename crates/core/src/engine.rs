@@ -501,7 +501,8 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
     };
     // Few groups of long lanes: their chunks are shared out too.
     let split_chunks = !serial && tasks < 2 * pool::threads_here();
-    let task = |t: usize| -> Result<Vec<O>> {
+    // The lane values of group `t`, appended to `out`; `states` is scratch.
+    let group = |t: usize, states: &mut Vec<R::State>, out: &mut Vec<O>| -> Result<()> {
         cancel.check()?;
         let (o, g) = (t / groups, t % groups);
         let mut table = view.clone();
@@ -517,25 +518,50 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
         if reversed {
             lanes.invert_axis(Axis(0));
         }
-        let leaf = |c: usize| chunk_by_rows(&lanes, len, c, r, cancel);
-        let mut states = if split_chunks {
-            pool::install(|| parallel_tree(0, chunks, &leaf, &merge, cancel))?
+        states.clear();
+        if len <= BLOCK {
+            // One block: its states are the lanes' (a tree of one leaf is the leaf).
+            r.columns(&lanes.view().reversed_axes(), 0, states);
         } else {
-            serial_tree(0, chunks, &mut |c| leaf(c), &merge)?
-        };
+            let leaf = |c: usize| chunk_by_rows(&lanes, len, c, r, cancel);
+            *states = if split_chunks {
+                pool::install(|| parallel_tree(0, chunks, &leaf, &merge, cancel))?
+            } else {
+                serial_tree(0, chunks, &mut |c| leaf(c), &merge)?
+            };
+        }
         if reversed {
             states.reverse();
         }
-        Ok(states.into_iter().map(|s| finish(Some(s))).collect())
+        out.extend(states.drain(..).map(|s| finish(Some(s))));
+        Ok(())
     };
+    #[allow(clippy::disallowed_methods)] // the lanes of one group
+    let scratch = || Vec::with_capacity(columns::WIDTH);
     if serial {
+        let mut states = scratch();
         for t in 0..tasks {
-            out.extend(task(t)?);
+            group(t, &mut states, out)?;
         }
         return Ok(());
     }
-    let mut parts = mem::with_capacity(tasks)?;
-    pool::install(|| (0..tasks).into_par_iter().map(task).collect_into_vec(&mut parts));
+    // Groups of short lanes are handed out in runs, each filling one vector of values.
+    let run = (TASK_ELEMENTS / (columns::WIDTH * len).max(1)).max(1);
+    let mut parts: Vec<Result<Vec<O>>> = mem::with_capacity(tasks.div_ceil(run))?;
+    pool::install(|| {
+        (0..tasks.div_ceil(run))
+            .into_par_iter()
+            .map(|k| {
+                let ts = k * run..((k + 1) * run).min(tasks);
+                let mut values = mem::with_capacity(ts.len() * columns::WIDTH)?;
+                let mut states = scratch();
+                for t in ts {
+                    group(t, &mut states, &mut values)?;
+                }
+                Ok(values)
+            })
+            .collect_into_vec(&mut parts);
+    });
     for part in parts {
         out.extend(part?);
     }
