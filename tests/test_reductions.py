@@ -314,3 +314,37 @@ def test_describe_of_lanes_side_by_side_has_the_bits_of_contiguous_lanes(dtype, 
                 field in ("min", "max") and np.array_equal(g, want, equal_nan=True)
             )
             assert same, (field, v.strides, g[:5], want[:5])
+
+
+# Positions of extremes over long contiguous runs are found block by block from the values
+# alone, then looked for in the first block holding the best; NaN in some blocks only.
+@pytest.mark.parametrize("n", [2048 * 3 + 5, 2048 * 64 * 2 + 77])
+@pytest.mark.parametrize(
+    ("dtype", "nan_blocks"),
+    [(f, b) for f in ("float64", "float32") for b in [(), (0,), (2,), (1, 2)]]
+    + [("int64", ()), ("int32", ())],
+)
+def test_positions_of_extremes_in_long_runs_match_numpy(n, dtype, nan_blocks):
+    rng = np.random.default_rng(n + len(nan_blocks))
+    x = (rng.standard_normal(n) * 50).round().astype(dtype)
+    # Ties for the best in several blocks: the first one's position is the answer.
+    lo, hi = x.min(), x.max()
+    for at in (2048 * 2 + 9, 2048 + 3, n - 1):
+        x[at], x[at - 1000] = lo, hi
+    for b in nan_blocks:
+        x[b * 2048 + 100 : b * 2048 + 2048 : 500] = np.nan
+    for v in (x, x[::-1]):
+        for name in ("argmin", "argmax", "nanargmin", "nanargmax"):
+            assert getattr(nc, name)(v) == getattr(np, name)(v), name
+
+
+@pytest.mark.parametrize("n", [5, 31, 32, 33, 1000, 70_000])
+def test_int64_extremes_at_the_ends_of_the_range(n):
+    rng = np.random.default_rng(n)
+    info = np.iinfo(np.int64)
+    x = rng.integers(info.min // 2, info.max // 2, n, dtype=np.int64)
+    for value in (info.min, info.max, info.min + 1, -1, 0):
+        y = x.copy()
+        y[rng.integers(n)] = value
+        for name in ("min", "max", "argmin", "argmax"):
+            assert getattr(nc, name)(y) == getattr(np, name)(y), (name, value)

@@ -55,14 +55,14 @@ fn pairwise_body<T: Element, const L: u8>(
     let mut acc = [[0.0f64; WIDTH]; LANES];
     if leaves == 1 {
         // Short lanes: one leaf, no tree of leaves (and no room for one to clear).
-        leaf(rows, 0..n, mean, skipna, &mut acc, out);
+        leaf::<T, L>(rows, 0..n, mean, skipna, &mut acc, out);
         then(0..n);
         return;
     }
     let mut sums = [[0.0f64; WIDTH]; LEAVES];
     for (l, sum) in sums.iter_mut().enumerate().take(leaves) {
         let rows_of_leaf = l * LEAF..((l + 1) * LEAF).min(n);
-        leaf(rows, rows_of_leaf.clone(), mean, skipna, &mut acc, sum);
+        leaf::<T, L>(rows, rows_of_leaf.clone(), mean, skipna, &mut acc, sum);
         then(rows_of_leaf);
     }
     let mut live = leaves;
@@ -84,7 +84,7 @@ fn pairwise_body<T: Element, const L: u8>(
 /// The sum of each column over the rows `leaf` (one leaf) into `out`: row `r` into
 /// accumulator `r % LANES` (counted from the leaf's start), the accumulators in their tree.
 #[inline(always)]
-fn leaf<T: Element>(
+fn leaf<T: Element, const L: u8>(
     rows: &ArrayView2<'_, T>,
     leaf: std::ops::Range<usize>,
     mean: Option<&[f64]>,
@@ -93,6 +93,14 @@ fn leaf<T: Element>(
     out: &mut [f64],
 ) {
     let w = rows.ncols();
+    #[cfg(target_arch = "x86_64")]
+    if L >= Level::Avx2 as u8 && mean.is_none() && !skipna {
+        // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
+        let done = unsafe { x86::leaf_sums(rows, leaf.clone(), &mut out[..w]) };
+        if done {
+            return;
+        }
+    }
     for a in acc.iter_mut() {
         a[..w].fill(0.0);
     }
@@ -119,6 +127,100 @@ fn leaf<T: Element>(
 }
 
 const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators out");
+
+/// Hand-written AVX2 leaves of plain float sums: a strip of four columns at a time, its eight
+/// accumulators (`LANES`, row `r` of the leaf into `r % 8`) held in eight registers down the
+/// leaf's rows, then their tree; the same additions in the same order as [`leaf`] (the
+/// compiler kept [`leaf`]'s accumulators in memory, a load and a store per element added).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{
+        __m256d, _mm_loadu_ps, _mm256_add_pd, _mm256_cvtps_pd, _mm256_loadu_pd, _mm256_setzero_pd,
+        _mm256_storeu_pd,
+    };
+
+    use ndarray::ArrayView2;
+
+    use super::{LANES, row};
+    use crate::dtype::{Element, Native};
+
+    /// [`super::leaf`] of plain sums for `float64` and `float32` rows; `false` (nothing
+    /// written) for other types.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn leaf_sums<T: Element>(
+        rows: &ArrayView2<'_, T>,
+        leaf: std::ops::Range<usize>,
+        out: &mut [f64],
+    ) -> bool {
+        let (w, n) = (out.len(), leaf.len());
+        assert!(w <= rows.ncols() && leaf.end <= rows.nrows() && n > 0);
+        let stride = rows.strides()[0];
+        // Rows `i < n` of the leaf, columns `c..c + 4 <= w`, from the first row's address:
+        // inside the view (asserted above; its rows are contiguous, as `row` checks).
+        #[allow(clippy::cast_possible_wrap)] // i < n, an ndarray dimension
+        let offset = move |i: usize, c: usize| i as isize * stride + c as isize;
+        let done = match T::native(row(rows, leaf.start)) {
+            Native::F64(first) => {
+                let p = first.as_ptr();
+                // SAFETY: see `offset`.
+                strips(n, w, out, |i, c| unsafe { _mm256_loadu_pd(p.offset(offset(i, c))) })
+            }
+            Native::F32(first) => {
+                let p = first.as_ptr();
+                // SAFETY: see `offset`.
+                strips(n, w, out, |i, c| unsafe {
+                    _mm256_cvtps_pd(_mm_loadu_ps(p.offset(offset(i, c))))
+                })
+            }
+            _ => return false,
+        };
+        // The last few columns one by one, in the same order.
+        for (c, o) in out.iter_mut().enumerate().skip(done) {
+            let mut acc = [0.0f64; LANES];
+            for (i, r) in leaf.clone().enumerate() {
+                acc[i % LANES] += row(rows, r)[c].to_f64();
+            }
+            *o = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        }
+        true
+    }
+
+    /// The sums of the columns of `n` rows four at a time into `out`, `load(i, c)` giving
+    /// elements `c..c + 4` of row `i` widened; returns the columns done (all but `w % 4`).
+    #[inline(always)]
+    fn strips(
+        n: usize,
+        w: usize,
+        out: &mut [f64],
+        load: impl Fn(usize, usize) -> __m256d,
+    ) -> usize {
+        assert!(out.len() >= w);
+        let whole = n / LANES * LANES;
+        let mut c = 0;
+        // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
+        while c + 4 <= w {
+            let mut acc = [unsafe { _mm256_setzero_pd() }; LANES];
+            for g in (0..whole).step_by(LANES) {
+                for (k, a) in acc.iter_mut().enumerate() {
+                    *a = unsafe { _mm256_add_pd(*a, load(g + k, c)) };
+                }
+            }
+            for (k, a) in acc.iter_mut().enumerate().take(n - whole) {
+                *a = unsafe { _mm256_add_pd(*a, load(whole + k, c)) };
+            }
+            let t = |i: usize, j: usize| unsafe { _mm256_add_pd(acc[i], acc[j]) };
+            // The accumulators' tree, neighbours first, as `leaf` writes it.
+            let (a, b, d, e) = (t(0, 1), t(2, 3), t(4, 5), t(6, 7));
+            // SAFETY: `out` holds `w` values (asserted) and `c + 4 <= w`.
+            unsafe {
+                let sum = _mm256_add_pd(_mm256_add_pd(a, b), _mm256_add_pd(d, e));
+                _mm256_storeu_pd(out.as_mut_ptr().add(c), sum);
+            }
+            c += 4;
+        }
+        c
+    }
+}
 
 crate::simd::multilevel! {
     /// [`pairwise_body`] compiled for the chosen level.

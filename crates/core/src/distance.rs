@@ -14,7 +14,7 @@ use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar, s};
 use rayon::prelude::*;
 
 use crate::cancel::Cancel;
-use crate::dtype::{Element, Floats};
+use crate::dtype::{Element, Native};
 use crate::error::{Error, Result};
 use crate::{mem, pool};
 
@@ -77,22 +77,22 @@ pub trait Real: Element + LinalgScalar + PartialOrd {
     /// The type's machine epsilon, as `f64`.
     const EPSILON: f64;
     /// The slice, if its elements are of this type.
-    fn of(xs: Floats<'_>) -> Option<&[Self]>;
+    fn of(xs: Native<'_>) -> Option<&[Self]>;
 }
 
 impl Real for f64 {
     const RECOMPUTE: f64 = 1e-3;
     const EPSILON: f64 = f64::EPSILON;
-    fn of(xs: Floats<'_>) -> Option<&[f64]> {
-        if let Floats::F64(v) = xs { Some(v) } else { None }
+    fn of(xs: Native<'_>) -> Option<&[f64]> {
+        if let Native::F64(v) = xs { Some(v) } else { None }
     }
 }
 
 impl Real for f32 {
     const RECOMPUTE: f64 = 0.05;
     const EPSILON: f64 = f32::EPSILON as f64;
-    fn of(xs: Floats<'_>) -> Option<&[f32]> {
-        if let Floats::F32(v) = xs { Some(v) } else { None }
+    fn of(xs: Native<'_>) -> Option<&[f32]> {
+        if let Native::F32(v) = xs { Some(v) } else { None }
     }
 }
 

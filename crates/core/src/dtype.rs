@@ -215,28 +215,37 @@ pub trait Element:
     #[doc(hidden)]
     #[must_use]
     fn square(self) -> Self;
-    /// The slice as one of the float types the hand-written SIMD loops read, if it is one.
+    /// The slice as one of the types the hand-written SIMD loops read, if it is one.
     #[doc(hidden)]
     #[inline]
     #[must_use]
-    fn floats(_: &[Self]) -> Floats<'_> {
-        Floats::Other
+    fn native(_: &[Self]) -> Native<'_> {
+        Native::Other
     }
 }
 
-/// A slice seen as the float type the hand-written SIMD loops read ([`Element::floats`]).
+/// A slice seen as a type the hand-written SIMD loops read ([`Element::native`]).
 #[doc(hidden)]
-pub enum Floats<'a> {
+pub enum Native<'a> {
     /// `float32` elements.
     F32(&'a [f32]),
     /// `float64` elements.
     F64(&'a [f64]),
+    /// `int64` elements.
+    I64(&'a [i64]),
     /// Any other type.
     Other,
 }
 
+impl Native<'_> {
+    /// [`Native::Other`] for any slice (the integer types without loops of their own).
+    fn other<T>(_: &[T]) -> Native<'_> {
+        Native::Other
+    }
+}
+
 macro_rules! int_element {
-    ($($t:ty => $dt:ident, $sum:ty);* $(;)?) => {$(
+    ($($t:ty => $dt:ident, $sum:ty, $native:path);* $(;)?) => {$(
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const DTYPE: DType = DType::$dt;
@@ -273,13 +282,17 @@ macro_rules! int_element {
             fn square(self) -> Self { self.wrapping_mul(self) }
             #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
+            #[inline]
+            fn native(xs: &[Self]) -> Native<'_> { $native(xs) }
         }
     )*};
 }
 
 int_element! {
-    i8 => I8, i64; i16 => I16, i64; i32 => I32, i64; i64 => I64, i64;
-    u8 => U8, u64; u16 => U16, u64; u32 => U32, u64; u64 => U64, u64;
+    i8 => I8, i64, Native::other; i16 => I16, i64, Native::other;
+    i32 => I32, i64, Native::other; i64 => I64, i64, Native::I64;
+    u8 => U8, u64, Native::other; u16 => U16, u64, Native::other;
+    u32 => U32, u64, Native::other; u64 => U64, u64, Native::other;
 }
 
 macro_rules! float_element {
@@ -317,7 +330,7 @@ macro_rules! float_element {
             #[inline]
             fn write_ne_bytes(self, out: &mut Vec<u8>) { out.extend_from_slice(&self.to_ne_bytes()); }
             #[inline]
-            fn floats(xs: &[Self]) -> Floats<'_> { Floats::$dt(xs) }
+            fn native(xs: &[Self]) -> Native<'_> { Native::$dt(xs) }
         }
     )*};
 }

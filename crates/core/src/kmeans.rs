@@ -246,7 +246,7 @@ fn pass<T: Element, R: Real>(
     // Rows unmoved, in place: `|c - x|² = |c|² + 2 m·c - 2 x·c + ...` for centres `c` in the
     // frame moved by `m`; only for a C-ordered table of the working type.
     let raw = want.raw
-        && p.x.as_slice().is_some_and(|xs| R::of(T::floats(&xs[..xs.len().min(1)])).is_some());
+        && p.x.as_slice().is_some_and(|xs| R::of(T::native(&xs[..xs.len().min(1)])).is_some());
     let shift = if raw { p.centre.as_slice() } else { &[][..] };
     let norms: Vec<R> = mem::collect(
         k,
@@ -284,7 +284,7 @@ fn pass<T: Element, R: Real>(
             cancel.check()?;
             let c1 = (c0 + CHUNK).min(labels.len());
             let (r0, r1) = (first + c0, first + c1);
-            let rows = match p.x.as_slice().map(|xs| R::of(T::floats(&xs[r0 * d..r1 * d]))) {
+            let rows = match p.x.as_slice().map(|xs| R::of(T::native(&xs[r0 * d..r1 * d]))) {
                 Some(Some(xs)) if raw => xs,
                 _ => {
                     p.tile(&mut tile, r0, r1, cancel)?;

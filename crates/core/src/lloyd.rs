@@ -33,7 +33,7 @@ use ndarray::Array2;
 
 use crate::distance::Real;
 use crate::dtype::Element;
-use crate::dtype::Floats;
+use crate::dtype::Native;
 use crate::error::Result;
 use crate::mem;
 use crate::simd::{Level, level, multilevel};
@@ -141,14 +141,14 @@ impl<R: Real> Centres<R> {
     fn find(&self, rows: &[R], best: &mut [i32], near: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
         if self.level != Level::Baseline && self.d > 0 {
-            match (R::floats(rows), R::floats(&self.packed), R::floats(&self.norms)) {
-                (Floats::F32(x), Floats::F32(c), Floats::F32(n)) => {
+            match (R::native(rows), R::native(&self.packed), R::native(&self.norms)) {
+                (Native::F32(x), Native::F32(c), Native::F32(n)) => {
                     let slack = self.slack.to_f64() as f32;
                     return x86::nearest(
                         x, self.d, c, n, self.width, self.level, slack, best, near,
                     );
                 }
-                (Floats::F64(x), Floats::F64(c), Floats::F64(n)) => {
+                (Native::F64(x), Native::F64(c), Native::F64(n)) => {
                     let slack = self.slack.to_f64();
                     return x86::nearest(
                         x, self.d, c, n, self.width, self.level, slack, best, near,
