@@ -135,13 +135,15 @@ const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators ou
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
-        __m256d, _mm_loadu_ps, _mm256_add_pd, _mm256_cvtps_pd, _mm256_loadu_pd, _mm256_setzero_pd,
-        _mm256_storeu_pd,
+        __m256d, __m256i, _mm_loadu_ps, _mm256_add_epi64, _mm256_add_pd, _mm256_blendv_epi8,
+        _mm256_cmpgt_epi64, _mm256_cvtps_pd, _mm256_loadu_pd, _mm256_loadu_si256,
+        _mm256_set1_epi64x, _mm256_setzero_pd, _mm256_setzero_si256, _mm256_storeu_pd,
+        _mm256_storeu_si256,
     };
 
     use ndarray::ArrayView2;
 
-    use super::{LANES, row};
+    use super::{LANES, STRIP, row};
     use crate::dtype::{Element, Native};
 
     /// [`super::leaf`] of plain sums for `float64` and `float32` rows; `false` (nothing
@@ -219,6 +221,59 @@ mod x86 {
             c += 4;
         }
         c
+    }
+
+    /// [`super::best_of`] of the strip of [`STRIP`] `int64` columns from `c0`: the first
+    /// strictly best value of each (`MAX` or min) and its row, found as the select there does
+    /// (a compare and a blend per register, the positions alongside); `None` for other types.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn best_i64<T: Element, const MAX: bool, const AT: bool>(
+        rows: &ArrayView2<'_, T>,
+        c0: usize,
+    ) -> Option<([i64; STRIP], [u32; STRIP])> {
+        const REGS: usize = STRIP / 4;
+        let (n, w) = rows.dim();
+        assert!(c0 + STRIP <= w && n > 0 && n <= crate::engine::BLOCK);
+        let Native::I64(first) = T::native(row(rows, 0)) else {
+            return None;
+        };
+        let (p, stride) = (first.as_ptr(), rows.strides()[0]);
+        // Row `r < n`, columns `c0 + 4k..c0 + 4k + 4` (`k < REGS`): inside the view (asserted
+        // above; its rows are contiguous, as `row` checks).
+        #[allow(clippy::cast_possible_wrap)] // r < n, c0 < w: ndarray dimensions
+        let load = move |r: usize, k: usize| unsafe {
+            _mm256_loadu_si256(p.offset(r as isize * stride + (c0 + 4 * k) as isize).cast())
+        };
+        let mut v: [__m256i; REGS] = std::array::from_fn(|k| load(0, k));
+        let mut a = [_mm256_setzero_si256(); REGS];
+        let (one, mut here) = (_mm256_set1_epi64x(1), _mm256_setzero_si256());
+        for r in 1..n {
+            // The next strip's two lines of this row, asked for ahead: the rows are too many
+            // streams for the hardware to follow.
+            #[allow(clippy::cast_possible_wrap)]
+            crate::simd::prefetch(
+                p.wrapping_offset(r as isize * stride + (c0 + 2 * STRIP) as isize),
+            );
+            here = _mm256_add_epi64(here, one);
+            for (k, (v, a)) in v.iter_mut().zip(&mut a).enumerate() {
+                let x = load(r, k);
+                let take = if MAX { _mm256_cmpgt_epi64(x, *v) } else { _mm256_cmpgt_epi64(*v, x) };
+                *v = _mm256_blendv_epi8(*v, x, take);
+                if AT {
+                    *a = _mm256_blendv_epi8(*a, here, take);
+                }
+            }
+        }
+        let (mut values, mut rows_at) = ([0i64; STRIP], [0i64; STRIP]);
+        for k in 0..REGS {
+            // SAFETY: each array holds STRIP = 4 * REGS words.
+            unsafe {
+                _mm256_storeu_si256(values.as_mut_ptr().add(4 * k).cast(), v[k]);
+                _mm256_storeu_si256(rows_at.as_mut_ptr().add(4 * k).cast(), a[k]);
+            }
+        }
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rows < BLOCK
+        Some((values, rows_at.map(|r| r as u32)))
     }
 }
 
@@ -365,7 +420,7 @@ fn better<T: Element, const MAX: bool>(v: T, x: T) -> bool {
 /// one (default elsewhere), noted in the same pass: the caller takes those columns apart.
 /// `at` is `None` when only the values are wanted.
 #[inline(always)]
-fn best_of<T: Element, const MAX: bool, const AT: bool>(
+fn best_of<T: Element, const MAX: bool, const AT: bool, const L: u8>(
     rows: &ArrayView2<'_, T>,
     value: &mut [T],
     at: &mut [u32],
@@ -389,6 +444,18 @@ fn best_of<T: Element, const MAX: bool, const AT: bool>(
     let mut c0 = 0;
     while c0 + STRIP <= w {
         let cs = c0..c0 + STRIP;
+        #[cfg(target_arch = "x86_64")]
+        if L >= Level::Avx2 as u8 {
+            // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
+            if let Some((v, a)) = unsafe { x86::best_i64::<T, MAX, AT>(rows, c0) } {
+                for (o, v) in value[cs.clone()].iter_mut().zip(v) {
+                    *o = T::from_ne_bytes(&v.to_ne_bytes());
+                }
+                at[cs].copy_from_slice(&a);
+                c0 += STRIP;
+                continue;
+            }
+        }
         let mut v: [T; STRIP] = value[cs.clone()].try_into().expect("a strip");
         let mut a = [0u32; STRIP];
         let mut m: [T; STRIP] = nan[cs.clone()].try_into().expect("a strip");
@@ -424,9 +491,9 @@ fn best_body<T: Element, const L: u8>(
     nan: &mut [T],
 ) {
     if max {
-        best_of::<T, true, true>(rows, value, at, nan);
+        best_of::<T, true, true, L>(rows, value, at, nan);
     } else {
-        best_of::<T, false, true>(rows, value, at, nan);
+        best_of::<T, false, true, L>(rows, value, at, nan);
     }
 }
 
@@ -445,9 +512,9 @@ fn extreme_body<T: Element, const L: u8>(
 ) {
     let mut at = [0u32; WIDTH];
     if max {
-        best_of::<T, true, false>(rows, value, &mut at, nan);
+        best_of::<T, true, false, L>(rows, value, &mut at, nan);
     } else {
-        best_of::<T, false, false>(rows, value, &mut at, nan);
+        best_of::<T, false, false, L>(rows, value, &mut at, nan);
     }
 }
 
