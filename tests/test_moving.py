@@ -297,3 +297,27 @@ def test_ss_wraps_as_bottleneck_and_sums_long_input():
         rtol=1e-12,
     )
     assert nc.ss(np.zeros((0, 3))) == bn.ss(np.zeros((0, 3)))
+
+
+@pytest.mark.parametrize("rows", [5, 40, 256])
+def test_short_columns_side_by_side_have_the_bits_of_each_column(rows):
+    # Columns of up to 256 values are moved all at once with their sums watched; an outlier
+    # makes its column's sums start again once it has left the window, as a lane's would.
+    rng = np.random.default_rng(rows)
+    table = rng.standard_normal((rows, 37)) * 10 + 1e3
+    table[rows // 2, 4] = 1e15
+    table[1, 7] = -1e12
+    cube = rng.standard_normal((6, rows, 19)) * 3
+    cube[2, rows - 2, 5] = 1e14
+    for name in ("move_sum", "move_mean", "move_var", "move_std"):
+        f = getattr(nc, name)
+        for window in sorted({1, 3, rows}):
+            got = f(table, window, axis=0)
+            want = [f(np.ascontiguousarray(table[:, j]), window) for j in range(37)]
+            assert got.tobytes() == np.stack(want, axis=1).tobytes(), (name, window)
+            got = f(cube, window, axis=1)
+            want = [
+                [f(np.ascontiguousarray(cube[i, :, j]), window) for j in range(19)]
+                for i in range(6)
+            ]
+            assert got.tobytes() == np.array(want).transpose(0, 2, 1).tobytes(), (name, window)

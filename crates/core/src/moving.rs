@@ -134,21 +134,27 @@ pub fn moving_into<T: Element>(
     let job = Job { op, window, min_count: min_count.unsigned_abs() as usize };
     let serial = a.len() < SERIAL_BELOW || pool::threads_here() == 1;
     let lanes = a.len() / n;
-    if let (Ok(table), Some(dst)) = (a.view().into_dimensionality::<Ix2>(), out.as_slice_mut())
-        && axis == 0
-        && lanes > 1
-        && table.strides()[1] == 1
+    if lanes > 1
+        && let Some((tables, dst)) = tables(a, axis, out)?
     {
-        // A C-order table down its columns: row by row, all columns at once.
-        let seg = job.segment();
-        let chunk = |(k, d): (usize, &mut [T::Float])| {
+        // Lanes side by side (axis 0 of a C-order table, an outer axis of a C-order array):
+        // each table of them row by row, all its columns at once.
+        let (seg, width) = (job.segment(), tables[0].ncols());
+        let per_table = n * width;
+        let chunk = |(t, k, d): (usize, usize, &mut [T::Float])| {
             cancel.check()?;
-            job.table_segment(&table, k * seg, d)
+            job.table_segment(&tables[t], k * seg, d)
         };
+        // Chunks never straddle two tables: each table's output is cut on its own.
+        let mut chunks = dst
+            .chunks_mut(per_table)
+            .enumerate()
+            .flat_map(|(t, d)| d.chunks_mut(seg * width).enumerate().map(move |(k, d)| (t, k, d)));
         if serial {
-            dst.chunks_mut(seg * lanes).enumerate().try_for_each(chunk)?;
+            chunks.try_for_each(chunk)?;
         } else {
-            pool::install(|| dst.par_chunks_mut(seg * lanes).enumerate().try_for_each(chunk))?;
+            let all = mem::collect(lanes * n / (seg * width).max(1) + tables.len(), chunks)?;
+            pool::install(|| all.into_par_iter().try_for_each(chunk))?;
         }
         return Ok(());
     }
@@ -200,6 +206,49 @@ pub fn moving_into<T: Element>(
         None => Ok(()),
     }
 }
+
+/// The lanes of a moving window along `axis` as tables side by side, when they are columns
+/// of contiguous rows and `out` is one C-order slice: a two-dimensional input reduced down
+/// axis 0 with contiguous rows (any row stride), or a C-order array down any axis but the
+/// last (one table of `n` rows per index of the axes before). With the tables, `out` as one
+/// slice, table after table.
+#[allow(clippy::type_complexity)]
+fn tables<'a, 'b, T: Element>(
+    a: &ArrayViewD<'a, T>,
+    axis: usize,
+    out: &'b mut ArrayViewMutD<'_, T::Float>,
+) -> Result<Option<(Vec<ArrayView2<'a, T>>, &'b mut [T::Float])>> {
+    if axis + 1 >= a.ndim() {
+        return Ok(None);
+    }
+    let n = a.len_of(Axis(axis));
+    let tables = if let Ok(table) = a.clone().into_dimensionality::<Ix2>() {
+        if table.strides()[1] != 1 {
+            return Ok(None);
+        }
+        mem::collect(1, [table])?
+    } else {
+        let shape = a.shape();
+        let (outer, inner) =
+            (shape[..axis].iter().product::<usize>(), shape[axis + 1..].iter().product());
+        let Some(flat) = a.clone().to_slice() else {
+            return Ok(None);
+        };
+        // Tables of a few columns cost more each than their lanes one by one.
+        if inner < MIN_TABLE_WIDTH {
+            return Ok(None);
+        }
+        let tables = flat
+            .chunks_exact(n * inner)
+            .take(outer)
+            .map(|c| ArrayView2::from_shape((n, inner), c).expect("a C-order table of the slab"));
+        mem::collect(outer, tables)?
+    };
+    Ok(out.as_slice_mut().map(|dst| (tables, dst)))
+}
+
+/// Fewest lanes in a table of [`tables`] cut from a C-order array.
+const MIN_TABLE_WIDTH: usize = 8;
 
 /// One moving statistic over lanes of a fixed window.
 #[derive(Clone, Copy)]
@@ -555,19 +604,24 @@ impl Job {
         let part = t.slice(s![lo..start + rows, ..]);
         let sums = matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_));
         let first = t.row(start.saturating_sub(w - 1));
-        if sums && Self::plain_columns(&part)? {
+        let watch = if sums { Self::columns_kind(&part)? } else { None };
+        if let Some(careful) = watch {
             let shift: Vec<f64> = mem::collect(m, first.iter().map(|x| x.to_f64()))?;
             let (first, o, sh) = (start - lo, &mut *out, &shift);
+            macro_rules! f {
+                ($value:expr) => {
+                    if careful {
+                        self.table_sums::<T, true>(&part, first, o, sh, $value)
+                    } else {
+                        self.table_sums::<T, false>(&part, first, o, sh, $value)
+                    }
+                };
+            }
             return match self.op {
-                MoveOp::Sum => self.table_sums(&part, first, o, sh, |c, n, s1, _| c * n + s1),
-                MoveOp::Mean => self.table_sums(&part, first, o, sh, |c, n, s1, _| c + s1 / n),
-                MoveOp::Var(d) => {
-                    self.table_sums(&part, first, o, sh, |_, n, s1, s2| variance(n, s1, s2, d))
-                }
-                MoveOp::Std(d) => {
-                    let f = |_, n, s1, s2| variance(n, s1, s2, d).sqrt();
-                    self.table_sums(&part, first, o, sh, f)
-                }
+                MoveOp::Sum => f!(|c, n, s1, _| c * n + s1),
+                MoveOp::Mean => f!(|c, n, s1, _| c + s1 / n),
+                MoveOp::Var(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d)),
+                MoveOp::Std(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d).sqrt()),
                 _ => unreachable!("only sums here"),
             };
         }
@@ -587,17 +641,22 @@ impl Job {
         Ok(())
     }
 
-    /// Whether every column of `part` is finite, below [`HUGE`] and without outliers (see
-    /// [`STRAY`]): the columns' sums can then run together, unwatched. One pass for the
+    /// How the columns of `part` can run together: `Some(false)` when every value is finite,
+    /// below [`HUGE`] and no column has outliers (see [`STRAY`]): unwatched sums;
+    /// `Some(true)` for short columns, finite and below [`HUGE`]: watched sums, as
+    /// [`Job::sums`] watches a short stretch; `None` for column by column. One pass for the
     /// largest magnitude; the distances themselves only when that does not settle it.
-    fn plain_columns<T: Element>(part: &ArrayView2<'_, T>) -> Result<bool> {
+    fn columns_kind<T: Element>(part: &ArrayView2<'_, T>) -> Result<Option<bool>> {
         let (finite, largest) = part.iter().fold((true, 0.0f64), |(ok, m), x| {
             let v = x.to_f64().abs();
             (ok && v < HUGE, if v > m { v } else { m })
         });
-        // Short columns are watched, one by one, rather than tested (see `WATCH_SHORT`).
-        if !finite || part.nrows() <= WATCH_SHORT {
-            return Ok(false);
+        if !finite {
+            return Ok(None);
+        }
+        // Short columns are watched rather than tested (see `WATCH_SHORT`).
+        if part.nrows() <= WATCH_SHORT {
+            return Ok(Some(true));
         }
         let m = part.ncols();
         let mut centre = mem::filled(m, 0.0)?;
@@ -606,20 +665,21 @@ impl Job {
             (centre[j], typ[j]) = typical(&c);
         }
         if centre.iter().zip(&typ).all(|(&c, &t)| largest + c.abs() <= STRAY * t) {
-            return Ok(true);
+            return Ok(Some(false));
         }
-        Ok(part
+        let plain = part
             .columns()
             .into_iter()
             .zip(centre.iter().zip(&typ))
-            .all(|(col, (&c, &t))| col.iter().all(|x| (x.to_f64() - c).abs() <= STRAY * t)))
+            .all(|(col, (&c, &t))| col.iter().all(|x| (x.to_f64() - c).abs() <= STRAY * t));
+        Ok(plain.then_some(false))
     }
 
     /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the
-    /// rows before are the window before them). Per column the same operations in the same
-    /// order, so the same bits.
+    /// rows before are the window before them), watched (`CAREFUL`) or not. Per column the
+    /// same operations in the same order, so the same bits.
     #[inline]
-    fn table_sums<T: Element>(
+    fn table_sums<T: Element, const CAREFUL: bool>(
         self,
         part: &ArrayView2<'_, T>,
         first: usize,
@@ -628,42 +688,96 @@ impl Job {
         value: impl Fn(f64, f64, f64, f64) -> f64,
     ) -> Result<()> {
         let (w, m) = (self.window, part.ncols());
+        let mut shift = mem::collect(m, shift.iter().copied())?;
         let (mut s1, mut s2) = (mem::filled(m, 0.0f64)?, mem::filled(m, 0.0f64)?);
-        let row = |i: usize| part.row(i);
+        // The watch's magnitudes (see `finite_sums`), only when watched.
+        let k = if CAREFUL { m } else { 0 };
+        let (mut a1, mut t1, mut t2) =
+            (mem::filled(k, 0.0)?, mem::filled(k, 0.0)?, mem::filled(k, 0.0)?);
+        let row = |i: usize| part.row(i).to_slice().expect("the table's rows are contiguous");
         for i in 0..first {
             for (j, &x) in row(i).iter().enumerate() {
                 let d = x.to_f64() - shift[j];
                 s1[j] += d;
                 s2[j] += d * d;
+                if CAREFUL {
+                    a1[j] += x.to_f64().abs();
+                    t1[j] += d.abs();
+                }
             }
+        }
+        for (t, s) in t2.iter_mut().zip(&s2) {
+            *t += s;
         }
         // `i` counts from the start of `part`, which is `w` rows before `first` or the series'
         // start; either way a full window from `i >= w` on, as in `finite_sums`.
         for (i, o) in (first..part.nrows()).zip(out.chunks_exact_mut(m)) {
             let n = if i >= w { w } else { i + 1 };
             let new_row = row(i);
+            // Each column's step, zipped over slices of one length (no index checks).
+            let sums = s1.iter_mut().zip(s2.iter_mut()).zip(&shift).zip(new_row);
             if i >= w {
                 let old_row = row(i - w);
-                for j in 0..m {
-                    let new = new_row[j].to_f64() - shift[j];
-                    let old = old_row[j].to_f64() - shift[j];
-                    s1[j] += new - old;
-                    s2[j] += (new - old) * (new + old);
+                if CAREFUL {
+                    let watch = a1.iter_mut().zip(t1.iter_mut()).zip(t2.iter_mut());
+                    for (((((s1, s2), sh), &xn), &xo), ((a1, t1), t2)) in
+                        sums.zip(old_row).zip(watch)
+                    {
+                        let (x_new, x_old) = (xn.to_f64(), xo.to_f64());
+                        let (new, old) = (x_new - sh, x_old - sh);
+                        *s1 += new - old;
+                        *s2 += (new - old) * (new + old);
+                        *a1 += x_new.abs() - x_old.abs();
+                        *t1 += new.abs() + old.abs();
+                        *t2 += new * new + old * old;
+                    }
+                } else {
+                    for ((((s1, s2), sh), &xn), &xo) in sums.zip(old_row) {
+                        let (new, old) = (xn.to_f64() - sh, xo.to_f64() - sh);
+                        *s1 += new - old;
+                        *s2 += (new - old) * (new + old);
+                    }
+                }
+            } else if CAREFUL {
+                let watch = a1.iter_mut().zip(t1.iter_mut()).zip(t2.iter_mut());
+                for ((((s1, s2), sh), &xn), ((a1, t1), t2)) in sums.zip(watch) {
+                    let x_new = xn.to_f64();
+                    let new = x_new - sh;
+                    *s1 += new;
+                    *s2 += new * new;
+                    *a1 += x_new.abs();
+                    *t1 += new.abs();
+                    *t2 += new * new;
                 }
             } else {
-                for j in 0..m {
-                    let new = new_row[j].to_f64() - shift[j];
-                    s1[j] += new;
-                    s2[j] += new * new;
+                for (((s1, s2), sh), &xn) in sums {
+                    let new = xn.to_f64() - sh;
+                    *s1 += new;
+                    *s2 += new * new;
                 }
             }
-            for j in 0..m {
-                let v = if n < self.min_count {
-                    f64::NAN
-                } else {
-                    value(shift[j], n as f64, s1[j], s2[j])
-                };
-                o[j] = T::float_from_f64(v);
+            if CAREFUL {
+                let nf = n as f64;
+                for j in 0..m {
+                    if stale(nf, s1[j], s2[j], a1[j], t1[j], t2[j]) {
+                        // Again from the window, shifted by its newest value.
+                        shift[j] = new_row[j].to_f64();
+                        (s1[j], s2[j], t1[j]) = (0.0, 0.0, 0.0);
+                        for r in i + 1 - n..=i {
+                            let d = row(r)[j].to_f64() - shift[j];
+                            s1[j] += d;
+                            s2[j] += d * d;
+                            t1[j] += d.abs();
+                        }
+                        t2[j] = s2[j];
+                    }
+                }
+            }
+            let nf = n as f64;
+            let short = n < self.min_count;
+            for (((o, &sh), &s1), &s2) in o.iter_mut().zip(&shift).zip(&s1).zip(&s2) {
+                let v = if short { f64::NAN } else { value(sh, nf, s1, s2) };
+                *o = T::float_from_f64(v);
             }
         }
         Ok(())
