@@ -249,6 +249,12 @@ def test_bool_bytes_other_than_one_count_as_true():
     assert nc.sum(raw) == 3
     assert nc.max(raw) == np.True_
     assert nc.argmax(raw) == 1
+    # The first true is found whatever byte holds it, wherever the other trues are.
+    for first, later in ((2, 33), (40, 41), (5, 3000)):
+        raw = np.zeros(4000, dtype=np.uint8)
+        raw[first], raw[later] = 1, 2
+        raw[later + 1 :: 7] = 255
+        assert nc.argmax(raw.view(np.bool_)) == first, first
 
 
 # Lanes side by side in memory (axis 0 of a C table, the outer axes of a cube) are read row by

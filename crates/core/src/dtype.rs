@@ -194,6 +194,12 @@ pub trait Element:
     fn is_nan(self) -> bool;
     /// Strict ordering used by min/max (NaN handled by the caller).
     fn less(self, other: Self) -> bool;
+    /// Whether two values are the same value (`==`, but for booleans held in other bytes
+    /// than 0 and 1, which are the same truth).
+    #[inline]
+    fn same(self, other: Self) -> bool {
+        self == other
+    }
     /// Wrapping integer sum, or `None` for floats, whose sum is taken in `f64`.
     fn int_sum(xs: &[Self]) -> Option<Self::Sum>;
     /// Wrapping addition of two partial integer sums.
@@ -353,6 +359,10 @@ impl Element for Bool {
     #[inline]
     fn less(self, other: Self) -> bool {
         !self.get() && other.get()
+    }
+    #[inline]
+    fn same(self, other: Self) -> bool {
+        self.get() == other.get()
     }
     #[inline]
     fn int_sum(xs: &[Self]) -> Option<i64> {
