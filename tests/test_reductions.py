@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from numpy.testing import assert_array_equal
 
 import nocopy as nc
 
@@ -244,6 +245,25 @@ def test_integer_sums_are_exact_and_wrap_like_numpy():
     np.testing.assert_allclose(nc.mean(m), np.mean(m), rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "int32", "int8", "uint16", "bool"])
+def test_integer_sums_of_columns_side_by_side_wrap_like_numpy(dtype):
+    # Columns read a row at a time in groups wider than one kernel call takes (and a part
+    # group), with values that wrap, along axis 0 of a table, the outer axes of a cube and
+    # axis 1 of a Fortran table.
+    rng = np.random.default_rng(7)
+    info = np.iinfo(np.int64 if dtype == "bool" else dtype)
+    x = rng.integers(info.max // 2, info.max, (37, 1100), endpoint=True, dtype=info.dtype)
+    x = x.astype(dtype)
+    for a, axis in (
+        (x, 0),
+        (x[:, ::-1], 0),
+        (np.asfortranarray(x.T), 1),
+        (x.reshape(37, 20, 55), (0, 1)),
+    ):
+        assert_array_equal(nc.sum(a, axis=axis), np.sum(a, axis=axis))
+        assert_array_equal(nc.nansum(a, axis=axis), np.nansum(a, axis=axis))
+
+
 def test_bool_bytes_other_than_one_count_as_true():
     raw = np.array([0, 1, 2, 255], dtype=np.uint8).view(np.bool_)
     assert nc.sum(raw) == 3
@@ -342,6 +362,25 @@ def test_positions_of_extremes_in_long_runs_match_numpy(n, dtype, nan_blocks):
     for v in (x, x[::-1]):
         for name in ("argmin", "argmax", "nanargmin", "nanargmax"):
             assert getattr(nc, name)(v) == getattr(np, name)(v), name
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32"])
+@pytest.mark.parametrize("n", [15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 1000, 2048])
+def test_positions_in_many_short_lanes_match_numpy(n, dtype):
+    # Rows a one-pass loop takes whole: few distinct values (ties in every lane of its
+    # registers, and in the last registers' worth, read overlapping the one before), signed
+    # zeros, a NaN early, in the middle and in the last element.
+    rng = np.random.default_rng(n)
+    x = rng.integers(-3, 4, (40, n)).astype(dtype)
+    if dtype.startswith("float"):
+        x[:10] *= 0.0
+        x[10:20] *= -0.0
+        x[20, 0] = x[21, n // 2] = x[22, n - 1] = np.nan
+    for v in (x, x[:, ::-1], np.asfortranarray(x)):
+        for name in ("argmin", "argmax", "nanargmin", "nanargmax"):
+            if name.startswith("nan") and not dtype.startswith("float"):
+                continue
+            assert_array_equal(getattr(nc, name)(v, axis=1), getattr(np, name)(v, axis=1), name)
 
 
 @pytest.mark.parametrize("n", [5, 31, 32, 33, 1000, 70_000])

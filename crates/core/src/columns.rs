@@ -25,6 +25,10 @@ use crate::simd::{LANES, LEAF, Level, level};
 
 /// Columns taken together: their accumulators stay in L1.
 pub(crate) const WIDTH: usize = 64;
+/// Integer sums take this many columns together: their order does not matter, so each row's
+/// part is added whole into the sums, a long contiguous read (in strips of [`STRIP`] down the
+/// rows they missed in cache: 2.3 ms for (32, 10⁵) `int64` axis 0 against NumPy's 1.0).
+pub(crate) const INT_GROUP: usize = 512;
 /// Leaves in a block.
 const LEAVES: usize = BLOCK / LEAF;
 
@@ -165,12 +169,16 @@ mod x86 {
             Native::F64(first) => {
                 let p = first.as_ptr();
                 // SAFETY: see `offset`.
-                strips(n, w, out, |i, c| unsafe { _mm256_loadu_pd(p.offset(offset(i, c))) })
+                let ahead = |i, c| crate::simd::prefetch(p.wrapping_offset(offset(i, c)));
+                strips(n, w, out, 8, ahead, |i, c| unsafe {
+                    _mm256_loadu_pd(p.offset(offset(i, c)))
+                })
             }
             Native::F32(first) => {
                 let p = first.as_ptr();
                 // SAFETY: see `offset`.
-                strips(n, w, out, |i, c| unsafe {
+                let ahead = |i, c| crate::simd::prefetch(p.wrapping_offset(offset(i, c)));
+                strips(n, w, out, 16, ahead, |i, c| unsafe {
                     _mm256_cvtps_pd(_mm_loadu_ps(p.offset(offset(i, c))))
                 })
             }
@@ -189,11 +197,16 @@ mod x86 {
 
     /// The sums of the columns of `n` rows four at a time into `out`, `load(i, c)` giving
     /// elements `c..c + 4` of row `i` widened; returns the columns done (all but `w % 4`).
+    /// `ahead(i, c)` asks for the line of row `i` holding column `c` (`line` columns a line),
+    /// two lines ahead of the one being read: the rows are too many streams for the hardware
+    /// to follow, and the lines past the last column are the next group's.
     #[inline(always)]
     fn strips(
         n: usize,
         w: usize,
         out: &mut [f64],
+        line: usize,
+        ahead: impl Fn(usize, usize),
         load: impl Fn(usize, usize) -> __m256d,
     ) -> usize {
         assert!(out.len() >= w);
@@ -201,6 +214,11 @@ mod x86 {
         let mut c = 0;
         // SAFETY (every intrinsic below): AVX2 is enabled in every caller.
         while c + 4 <= w {
+            if c % line == 0 {
+                for i in 0..n {
+                    ahead(i, c + 2 * line);
+                }
+            }
             let mut acc = [unsafe { _mm256_setzero_pd() }; LANES];
             for g in (0..whole).step_by(LANES) {
                 for (k, a) in acc.iter_mut().enumerate() {
@@ -317,34 +335,17 @@ pub(crate) fn deviations<T: Element>(
     pairwise(rows, Some(mean), skipna, out, &mut |_| {});
 }
 
-/// The wrapping integer sum of each column, a strip of columns at a time down the rows.
+/// The wrapping integer sum of each column, row by row (each row's part one contiguous read).
 #[inline(always)]
 fn int_sums_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, out: &mut [T::Sum]) {
     let (n, w) = rows.dim();
+    assert!(out.len() >= w);
     let all = Rows::new(rows);
-    let add = |s: &mut T::Sum, x: &T| {
-        *s = T::sum_merge(
-            *s,
-            T::int_sum(std::slice::from_ref(x)).expect("integers sum as integers"),
-        );
-    };
-    out[..w].fill(T::Sum::default());
-    let mut c0 = 0;
-    while c0 + STRIP <= w {
-        let cs = c0..c0 + STRIP;
-        let mut acc = [T::Sum::default(); STRIP];
-        for r in 0..n {
-            let xs: &[T; STRIP] = all.get(r)[cs.clone()].try_into().expect("a strip");
-            for (a, x) in acc.iter_mut().zip(xs) {
-                add(a, x);
-            }
-        }
-        out[cs].copy_from_slice(&acc);
-        c0 += STRIP;
-    }
+    let out = &mut out[..w];
+    out.fill(T::Sum::default());
     for r in 0..n {
-        for (a, x) in out[c0..w].iter_mut().zip(&all.get(r)[c0..w]) {
-            add(a, x);
+        for (a, x) in out.iter_mut().zip(all.get(r)) {
+            *a = T::sum_merge(*a, T::int_sum(std::slice::from_ref(x)).expect("integers sum"));
         }
     }
 }

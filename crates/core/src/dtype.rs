@@ -237,6 +237,8 @@ pub enum Native<'a> {
     F32(&'a [f32]),
     /// `float64` elements.
     F64(&'a [f64]),
+    /// `int32` elements.
+    I32(&'a [i32]),
     /// `int64` elements.
     I64(&'a [i64]),
     /// Any other type.
@@ -296,7 +298,7 @@ macro_rules! int_element {
 
 int_element! {
     i8 => I8, i64, Native::other; i16 => I16, i64, Native::other;
-    i32 => I32, i64, Native::other; i64 => I64, i64, Native::I64;
+    i32 => I32, i64, Native::I32; i64 => I64, i64, Native::I64;
     u8 => U8, u64, Native::other; u16 => U16, u64, Native::other;
     u32 => U32, u64, Native::other; u64 => U64, u64, Native::other;
 }

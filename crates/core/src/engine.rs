@@ -68,6 +68,14 @@ pub(crate) trait Reducer<T>: Sync {
     /// Whether [`Reducer::columns`] has a kernel of its own: lanes that lie side by side in
     /// memory are then read row by row ([`by_rows`]).
     const COLUMNS: bool = false;
+    /// Lanes side by side handed together to [`Reducer::columns`] (as many as it takes).
+    fn group(&self) -> usize {
+        columns::WIDTH
+    }
+    /// [`Reducer::SERIAL_BYTES`] for lanes read side by side.
+    fn columns_serial_bytes(&self) -> usize {
+        SERIAL_BYTES
+    }
     /// Pushes to `out` the state of one block of each of `rows.ncols()` lanes: row `r` of
     /// `rows` (contiguous) holds element `start + r` of every lane. The same states as
     /// [`Reducer::block`] of each column (here: the columns copied out, one by one).
@@ -208,13 +216,28 @@ fn row<'a, T>(lane: &ArrayViewD<'a, T>, r: usize) -> ArrayView1<'a, T> {
 /// Copies `buf.len()` elements of `lane` (at least one-dimensional), from its flat C-order index
 /// `start` on, into `buf`.
 pub(crate) fn gather<T: Element>(lane: &ArrayViewD<'_, T>, start: usize, buf: &mut [T]) {
+    // A lane of two axes (most: the runs of several reduced axes merge) finds its rows through
+    // fixed-size dimensions, without walking axes a row at a time.
+    if let Ok(table) = lane.view().into_dimensionality::<Ix2>() {
+        return gather_rows(|r| table.row(r), table.ncols(), start, buf);
+    }
     let inner = lane.len_of(Axis(lane.ndim() - 1));
+    gather_rows(|r| row(lane, r), inner, start, buf);
+}
+
+/// [`gather`] from rows of `inner` elements, `row(r)` giving row `r`.
+fn gather_rows<'a, T: Element + 'a>(
+    row: impl Fn(usize) -> ArrayView1<'a, T>,
+    inner: usize,
+    start: usize,
+    buf: &mut [T],
+) {
     let mut pos = start;
     let mut filled = 0;
     while filled < buf.len() {
         let (r, c) = (pos / inner, pos % inner);
         let take = (inner - c).min(buf.len() - filled);
-        let seg = row(lane, r).slice_axis_move(Axis(0), Slice::from(c..c + take));
+        let seg = row(r).slice_axis_move(Axis(0), Slice::from(c..c + take));
         let dst = &mut buf[filled..filled + take];
         // Runs forward or backward in memory are copied as slices (a reversed view's rows:
         // the copy vectorizes); other strides element by element.
@@ -446,13 +469,16 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
     // A kernel's own threshold holds where it streams through contiguous lanes; lanes gathered
     // or read side by side do more per byte, and share out from the default.
     let bytes = n_out.saturating_mul(len).saturating_mul(size_of::<T>());
-    let below = if lanes.contiguous() { R::SERIAL_BYTES } else { SERIAL_BYTES };
-    let serial = bytes < below || pool::threads_here() == 1;
+    let serial = |below: usize| bytes < below || pool::threads_here() == 1;
     if R::COLUMNS
         && let Some((view, inner)) = lanes.side_by_side()
     {
+        let serial = serial(r.columns_serial_bytes());
         by_rows(&view, inner, len, r, cancel, serial, finish, &mut out)?;
-    } else if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
+        return Ok((lanes.out_shape, out));
+    }
+    let serial = serial(if lanes.contiguous() { R::SERIAL_BYTES } else { SERIAL_BYTES });
+    if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
         whole_lanes(&lanes, r, cancel, serial, finish, &mut out)?;
     } else {
         out.extend(shared_chunks(&lanes, r, cancel, serial)?.into_iter().map(|s| finish(Some(s))));
@@ -536,7 +562,8 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
 ) -> Result<()> {
     let kept = view.ndim() - 1;
     let outer: usize = view.shape()[..kept - 1].iter().product();
-    let groups = inner.div_ceil(columns::WIDTH);
+    let width = r.group();
+    let groups = inner.div_ceil(width);
     let tasks = outer * groups;
     let chunks = len.div_ceil(BLOCK * CHUNK);
     let merge = |a: Vec<R::State>, b: Vec<R::State>| -> Vec<R::State> {
@@ -555,8 +582,8 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
             table.index_axis_inplace(Axis(0), (o / below) % n);
         }
         let table = table.into_dimensionality::<Ix2>().expect("one kept axis and one reduced");
-        let c0 = g * columns::WIDTH;
-        let mut lanes = table.slice_move(s![c0..(c0 + columns::WIDTH).min(inner), ..]);
+        let c0 = g * width;
+        let mut lanes = table.slice_move(s![c0..(c0 + width).min(inner), ..]);
         let reversed = lanes.stride_of(Axis(0)) < 0;
         if reversed {
             lanes.invert_axis(Axis(0));
@@ -580,7 +607,7 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
         Ok(())
     };
     #[allow(clippy::disallowed_methods)] // the lanes of one group
-    let scratch = || Vec::with_capacity(columns::WIDTH);
+    let scratch = || Vec::with_capacity(width);
     if serial {
         let mut states = scratch();
         for t in 0..tasks {
@@ -589,14 +616,14 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
         return Ok(());
     }
     // Groups of short lanes are handed out in runs, each filling one vector of values.
-    let run = (TASK_ELEMENTS / (columns::WIDTH * len).max(1)).max(1);
+    let run = (TASK_ELEMENTS / (width * len).max(1)).max(1);
     let mut parts: Vec<Result<Vec<O>>> = mem::with_capacity(tasks.div_ceil(run))?;
     pool::install(|| {
         (0..tasks.div_ceil(run))
             .into_par_iter()
             .map(|k| {
                 let ts = k * run..((k + 1) * run).min(tasks);
-                let mut values = mem::with_capacity(ts.len() * columns::WIDTH)?;
+                let mut values = mem::with_capacity(ts.len() * width)?;
                 let mut states = scratch();
                 for t in ts {
                     group(t, &mut states, &mut values)?;

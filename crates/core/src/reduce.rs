@@ -187,6 +187,13 @@ struct SumR {
     float: bool,
 }
 
+impl SumR {
+    /// Whether the sums are integer sums (of integers, not for `mean`).
+    fn integers<T: Element>(&self) -> bool {
+        !self.float && T::int_sum(&[]).is_some()
+    }
+}
+
 impl<T: Element> Reducer<T> for SumR {
     type State = (u64, f64, T::Sum);
     // Narrower elements are widened as they are added (float32 most): more work per byte,
@@ -210,10 +217,18 @@ impl<T: Element> Reducer<T> for SumR {
     }
 
     const COLUMNS: bool = true;
+    fn group(&self) -> usize {
+        if self.integers::<T>() { columns::INT_GROUP } else { WIDTH }
+    }
+    // Integer sums read rows whole, streams that one thread reads as fast as two (8 MB of
+    // int64: 148 µs on one, 189 on two).
+    fn columns_serial_bytes(&self) -> usize {
+        if self.integers::<T>() { engine::STREAM_SERIAL_BYTES } else { engine::SERIAL_BYTES }
+    }
     fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Self::State>) {
         let (n, w) = rows.dim();
-        if !self.float && T::int_sum(&[]).is_some() {
-            let mut sums = [T::Sum::default(); WIDTH];
+        if self.integers::<T>() {
+            let mut sums = [T::Sum::default(); columns::INT_GROUP];
             columns::int_sums(rows, &mut sums);
             out.extend(sums[..w].iter().map(|&s| (n as u64, 0.0, s)));
             return;
@@ -658,6 +673,10 @@ impl ArgR {
     fn one_block<T: Element>(&self, xs: &[T], start: usize) -> Option<(T, usize)> {
         if xs.is_empty() {
             return None;
+        }
+        // One pass where the level has one for the type (no NaN seen).
+        if let Some(at) = simd::arg_one(xs, self.max) {
+            return Some((xs[at], start + at));
         }
         // The extreme first, then where it first is; NaN is found in the same pass, and
         // its first position is NumPy's answer unless NaN is skipped.

@@ -281,6 +281,9 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
 /// [`leaf`] (accumulators `0..4` and `4..8` are one register each), with four leaves in flight
 /// at once so that eight independent chains of additions hide their latency.
 #[cfg(target_arch = "x86_64")]
+mod arg;
+
+#[cfg(target_arch = "x86_64")]
 mod x86 {
 
     use std::arch::x86_64::{
@@ -781,6 +784,23 @@ multilevel! {
     /// The least (or, with `max`, greatest) value of a non-empty slice when it holds no NaN,
     /// and a NaN when it holds one.
     fn extreme_one<T>(xs: &[T], max: bool) -> (T, Option<T>) = extreme_body;
+}
+
+#[inline(always)]
+fn arg_body<T: Element, const L: u8>(xs: &[T], max: bool) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if L >= Level::Avx2 as u8 {
+        // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
+        return unsafe { arg::first(xs, max) };
+    }
+    let _ = (xs, max);
+    None
+}
+
+multilevel! {
+    /// The first position of the least (greatest, with `max`) value of `xs` in one pass, where
+    /// the level has a loop for the type, `xs` is long enough for it and holds no NaN.
+    fn arg_one<T>(xs: &[T], max: bool) -> Option<usize> = arg_body;
 }
 
 /// The position of the first element of `xs` equal to `x` (a value of `xs`, not NaN), found
