@@ -252,16 +252,35 @@ def test_integer_sums_of_columns_side_by_side_wrap_like_numpy(dtype):
     # axis 1 of a Fortran table.
     rng = np.random.default_rng(7)
     info = np.iinfo(np.int64 if dtype == "bool" else dtype)
-    x = rng.integers(info.max // 2, info.max, (37, 1100), endpoint=True, dtype=info.dtype)
+    x = rng.integers(info.max // 2, info.max, (37, 4500), endpoint=True, dtype=info.dtype)
     x = x.astype(dtype)
     for a, axis in (
         (x, 0),
         (x[:, ::-1], 0),
         (np.asfortranarray(x.T), 1),
-        (x.reshape(37, 20, 55), (0, 1)),
+        (x.reshape(37, 20, 225), (0, 1)),
     ):
         assert_array_equal(nc.sum(a, axis=axis), np.sum(a, axis=axis))
         assert_array_equal(nc.nansum(a, axis=axis), np.nansum(a, axis=axis))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64", "int32", "int16", "int8", "uint8"])
+def test_integer_extremes_of_columns_side_by_side_match_numpy(dtype):
+    # Integer columns are folded a row at a time, in groups of even widths (several groups,
+    # more than one block of rows, a single row), each extreme somewhere else in its column.
+    rng = np.random.default_rng(8)
+    info = np.iinfo(dtype)
+    for shape in ((37, 4500), (2100, 70), (1, 5000), (3, 9000)):
+        x = rng.integers(info.min, info.max, shape, endpoint=True, dtype=dtype)
+        x[rng.integers(0, shape[0], shape[1]), np.arange(shape[1])] = info.min
+        x[rng.integers(0, shape[0], shape[1]), np.arange(shape[1])] = info.max
+        for a, axis in ((x, 0), (x[:, ::-1], 0), (np.asfortranarray(x.T), 1)):
+            for name in ("min", "max", "nanmin", "nanmax"):
+                assert_array_equal(getattr(nc, name)(a, axis=axis), getattr(np, name)(a, axis=axis))
+    cube = rng.integers(info.min, info.max, (30, 40, 50), endpoint=True, dtype=dtype)
+    for axis in (0, 1, (0, 1)):
+        assert_array_equal(nc.max(cube, axis=axis), np.max(cube, axis=axis))
+        assert_array_equal(nc.min(cube, axis=axis), np.min(cube, axis=axis))
 
 
 def test_bool_bytes_other_than_one_count_as_true():

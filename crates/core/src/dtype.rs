@@ -194,6 +194,16 @@ pub trait Element:
     fn is_nan(self) -> bool;
     /// Strict ordering used by min/max (NaN handled by the caller).
     fn less(self, other: Self) -> bool;
+    /// The greater (`max`) or lesser of two values, either of equal ones (for types where
+    /// equal values cannot be told apart: integers). Integers say it as `Ord::max`/`min`, an
+    /// operation the compiler keeps in registers (the select form it stored under a mask,
+    /// slow on AMD: 1.4 ms for `min` of (1000, 1000) `int64` axis 0 against 0.4).
+    #[inline]
+    #[must_use]
+    fn pick(self, other: Self, max: bool) -> Self {
+        let better = if max { self.less(other) } else { other.less(self) };
+        if better { other } else { self }
+    }
     /// Whether two values are the same value (`==`, but for booleans held in other bytes
     /// than 0 and 1, which are the same truth).
     #[inline]
@@ -267,6 +277,10 @@ macro_rules! int_element {
             fn is_nan(self) -> bool { false }
             #[inline]
             fn less(self, other: Self) -> bool { self < other }
+            #[inline]
+            fn pick(self, other: Self, max: bool) -> Self {
+                if max { Ord::max(self, other) } else { Ord::min(self, other) }
+            }
             #[inline]
             fn int_sum(xs: &[Self]) -> Option<$sum> {
                 Some(xs.iter().fold(0 as $sum, |acc, &x| acc.wrapping_add(x as $sum)))

@@ -545,7 +545,7 @@ fn whole_lanes<T: Element, R: Reducer<T>, O: Send>(
 }
 
 /// Lanes side by side in memory (`view`: outer kept axes, the merged inner one of `inner`
-/// lanes with stride ±1, the reduced axis of `len`): groups of [`columns::WIDTH`] neighbouring
+/// lanes with stride ±1, the reduced axis of `len`): groups of [`Reducer::group`] neighbouring
 /// lanes are read row by row, a block of rows at a time, through [`Reducer::columns`]; the
 /// block states of each lane are merged in the same fixed trees as everywhere else. Groups are
 /// shared out, and a group's chunks too when there are few groups.
@@ -562,7 +562,10 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
 ) -> Result<()> {
     let kept = view.ndim() - 1;
     let outer: usize = view.shape()[..kept - 1].iter().product();
-    let width = r.group();
+    // Groups of even widths (a multiple of 16), so that two wide groups of 3000 columns are
+    // two halves, not 2048 and 952.
+    let most = r.group();
+    let width = inner.div_ceil(inner.div_ceil(most)).next_multiple_of(16).min(most);
     let groups = inner.div_ceil(width);
     let tasks = outer * groups;
     let chunks = len.div_ceil(BLOCK * CHUNK);
