@@ -283,6 +283,31 @@ def test_integer_extremes_of_columns_side_by_side_match_numpy(dtype):
         assert_array_equal(nc.min(cube, axis=axis), np.min(cube, axis=axis))
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_float_extremes_of_columns_side_by_side_match_numpy(dtype):
+    # Float columns are folded a row at a time too: the first of equal values kept (the sign
+    # of a zero extreme), a NaN anywhere in a column makes its max NaN, and nanmax skips it.
+    # Only zeros and ±1.5: a zero extreme has both signs to choose from.
+    rng = np.random.default_rng(9)
+    for shape in ((37, 4500), (2100, 70), (1, 5000), (3, 9000)):
+        x = rng.choice(np.array([0.0, -0.0, 1.5, -1.5], dtype=dtype), shape)
+        x[rng.integers(0, shape[0], 40), rng.integers(0, shape[1], 40)] = np.nan
+        if shape[0] > 1:
+            x[:, 7] = np.nan  # a column all NaN
+        for a, axis in ((x, 0), (x[:, ::-1], 0), (np.asfortranarray(x.T), 1)):
+            for name in ("min", "max", "nanmin", "nanmax"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    got, want = getattr(nc, name)(a, axis=axis), getattr(np, name)(a, axis=axis)
+                assert_array_equal(got, want)
+                # NumPy's sign of a zero extreme follows its SIMD order; ours is the first of
+                # the equal values down the column (the rule the lane kernels keep too).
+                cols = a if axis == 0 else a.T
+                zero = np.nonzero(got == 0)[0]
+                first = (cols[:, zero] == 0).argmax(axis=0)
+                assert_array_equal(np.signbit(got[zero]), np.signbit(cols[first, zero]))
+
+
 def test_bool_bytes_other_than_one_count_as_true():
     raw = np.array([0, 1, 2, 255], dtype=np.uint8).view(np.bool_)
     assert nc.sum(raw) == 3

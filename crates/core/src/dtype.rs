@@ -194,10 +194,9 @@ pub trait Element:
     fn is_nan(self) -> bool;
     /// Strict ordering used by min/max (NaN handled by the caller).
     fn less(self, other: Self) -> bool;
-    /// The greater (`max`) or lesser of two values, either of equal ones (for types where
-    /// equal values cannot be told apart: integers). Integers say it as `Ord::max`/`min`, an
-    /// operation the compiler keeps in registers (the select form it stored under a mask,
-    /// slow on AMD: 1.4 ms for `min` of (1000, 1000) `int64` axis 0 against 0.4).
+    /// The greater (`max`) or lesser of two values, `self` of equal ones (NaN left to the
+    /// caller). Integers, whose equal values cannot be told apart, say it as `Ord::max`/`min`
+    /// (one instruction where the CPU has one).
     #[inline]
     #[must_use]
     fn pick(self, other: Self, max: bool) -> Self {

@@ -194,12 +194,6 @@ impl SumR {
     }
 }
 
-/// Whether `T` is an integer type (not a float, nor `bool`, whose trues may differ in bytes):
-/// its columns side by side are read a row at a time, in any order.
-fn integers<T: Element>() -> bool {
-    !T::DTYPE.is_float() && T::DTYPE != crate::dtype::DType::Bool
-}
-
 impl<T: Element> Reducer<T> for SumR {
     type State = (u64, f64, T::Sum);
     // Narrower elements are widened as they are added (float32 most): more work per byte,
@@ -224,7 +218,7 @@ impl<T: Element> Reducer<T> for SumR {
 
     const COLUMNS: bool = true;
     fn group(&self) -> usize {
-        if self.integers::<T>() { columns::int_group::<T>() } else { WIDTH }
+        if self.integers::<T>() { columns::row_group::<T>() } else { WIDTH }
     }
     // Integer sums read rows whole, streams that one thread reads as fast as two (8 MB of
     // int64: 148 µs on one, 189 on two).
@@ -234,7 +228,7 @@ impl<T: Element> Reducer<T> for SumR {
     fn columns(&self, rows: &ArrayView2<'_, T>, _: usize, out: &mut Vec<Self::State>) {
         let (n, w) = rows.dim();
         if self.integers::<T>() {
-            let mut sums = [T::Sum::default(); columns::INT_GROUP];
+            let mut sums = [T::Sum::default(); columns::ROW_GROUP];
             columns::int_sums(rows, &mut sums);
             out.extend(sums[..w].iter().map(|&s| (n as u64, 0.0, s)));
             return;
@@ -585,23 +579,30 @@ impl<T: Element> Reducer<T> for ExtremeR {
         merge_extreme(self.max, a, b)
     }
 
+    // Extremes of columns side by side are folded a row at a time, each row's part one
+    // contiguous read (the same comparisons in the same order as down each column).
     const COLUMNS: bool = true;
     fn group(&self) -> usize {
-        if integers::<T>() { columns::int_group::<T>() } else { WIDTH }
+        columns::row_group::<T>()
     }
     fn columns_serial_bytes(&self) -> usize {
-        if integers::<T>() { engine::STREAM_SERIAL_BYTES } else { engine::SERIAL_BYTES }
+        engine::STREAM_SERIAL_BYTES
     }
     fn columns(&self, rows: &ArrayView2<'_, T>, start: usize, out: &mut Vec<Option<T>>) {
-        if integers::<T>() {
-            let mut best = [T::default(); columns::INT_GROUP];
-            columns::int_extremes(rows, self.max, &mut best);
-            out.extend(best[..rows.ncols()].iter().map(|&b| Some(b)));
+        let w = rows.ncols();
+        let mut best = [T::default(); columns::ROW_GROUP];
+        columns::row_extremes(rows, self.max, &mut best);
+        let best = &best[..w];
+        if !T::DTYPE.is_float() {
+            out.extend(best.iter().map(|&b| Some(b)));
             return;
         }
-        let (mut nan, mut best) = ([false; WIDTH], [T::default(); WIDTH]);
-        columns::bests(rows, self.max, &mut best, None, &mut nan);
-        with_nan_apart(rows, &nan, out, |c| Some(best[c]), |xs| self.block(xs, start));
+        // A NaN stays once met: the columns that end in NaN are those that hold one.
+        let mut nan = [false; columns::ROW_GROUP];
+        for (n, b) in nan.iter_mut().zip(best) {
+            *n = b.is_nan();
+        }
+        with_nan_apart(rows, &nan[..w], out, |c| Some(best[c]), |xs| self.block(xs, start));
     }
 }
 
@@ -609,7 +610,7 @@ impl<T: Element> Reducer<T> for ExtremeR {
 /// copied out for the others (NaN has rules of its own; such columns are rare).
 pub(crate) fn with_nan_apart<T: Element, S>(
     rows: &ArrayView2<'_, T>,
-    nan: &[bool; WIDTH],
+    nan: &[bool],
     out: &mut Vec<S>,
     fast: impl Fn(usize) -> S,
     slow: impl Fn(&[T]) -> S,
