@@ -593,11 +593,11 @@ impl<T: Element> Reducer<T> for ExtremeR {
         let mut best = [T::default(); columns::ROW_GROUP];
         columns::row_extremes(rows, self.max, &mut best);
         let best = &best[..w];
-        if !T::DTYPE.is_float() {
+        // A NaN stays once met: the columns that end in NaN are those that hold one.
+        if !best.iter().any(|b| b.is_nan()) {
             out.extend(best.iter().map(|&b| Some(b)));
             return;
         }
-        // A NaN stays once met: the columns that end in NaN are those that hold one.
         let mut nan = [false; columns::ROW_GROUP];
         for (n, b) in nan.iter_mut().zip(best) {
             *n = b.is_nan();
@@ -639,21 +639,41 @@ fn extremum<T: Element>(
     max: bool,
 ) -> Result<Reduced<T>> {
     let r = ExtremeR { max, skipna: opts.skipna };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
+    let (shape, values, none) = run_noting_none(a, opts, &r, cancel, T::nan(), |v| v)?;
     let mut warning = None;
-    let n = states.len();
-    let values = mem::try_collect(
-        n,
-        states.into_iter().zip(lane_lengths(a, &opts.axis)?).map(|(s, len)| match s.flatten() {
-            Some(v) => Ok(v),
-            None if len == 0 => Err(no_identity(if max { "maximum" } else { "minimum" })),
-            None => {
-                warning = Some(Warning::AllNan);
-                Ok(T::nan())
-            }
-        }),
-    )?;
+    if none {
+        if lane_lengths(a, &opts.axis)?.next() == Some(0) {
+            return Err(no_identity(if max { "maximum" } else { "minimum" }));
+        }
+        warning = Some(Warning::AllNan);
+    }
     Ok(Reduced { values: shaped(&shape, values)?, warning })
+}
+
+/// [`run`] of a reducer whose lanes may hold no value (empty, or all NaN skipped): `value` of
+/// each lane's, `empty` where there is none, and whether there was a lane without. Those lanes
+/// are noted as they are finished, without a second pass over the values (9% of `max` of
+/// (32, 10⁵) `float32` axis 0).
+fn run_noting_none<T: Element, V, R: Reducer<T, State = Option<V>>, O: Copy + Send + Sync>(
+    a: &ArrayViewD<'_, T>,
+    opts: &Reduce,
+    r: &R,
+    cancel: &Cancel,
+    empty: O,
+    value: impl Fn(V) -> O + Sync,
+) -> Result<(Vec<usize>, Vec<O>, bool)> {
+    let none = std::sync::atomic::AtomicBool::new(false);
+    let finish = |s: Option<Option<V>>| {
+        s.flatten().map_or_else(
+            || {
+                none.store(true, std::sync::atomic::Ordering::Relaxed);
+                empty
+            },
+            &value,
+        )
+    };
+    let (shape, values) = run(a, &opts.axis, opts.keepdims, r, cancel, &finish)?;
+    Ok((shape, values, none.into_inner()))
 }
 
 /// The number of elements in each lane (all lanes have the same length).
@@ -796,19 +816,16 @@ fn arg<T: Element>(
         return Err(Error::Invalid("argmin/argmax take a single axis or None".into()));
     }
     let r = ArgR { max, skipna: opts.skipna };
-    let (shape, states) = run(a, &opts.axis, opts.keepdims, &r, cancel, &|s| s)?;
-    let n = states.len();
-    let values = mem::try_collect(
-        n,
-        states.into_iter().zip(lane_lengths(a, &opts.axis)?).map(|(s, len)| match s.flatten() {
-            Some((_, i)) => Ok(i as i64),
-            None if len == 0 => Err(Error::EmptyReduction(format!(
+    let (shape, values, none) = run_noting_none(a, opts, &r, cancel, -1, |(_, i)| i as i64)?;
+    if none {
+        if lane_lengths(a, &opts.axis)?.next() == Some(0) {
+            return Err(Error::EmptyReduction(format!(
                 "attempt to get {} of an empty sequence",
                 if max { "argmax" } else { "argmin" }
-            ))),
-            None => Err(Error::AllNan),
-        }),
-    )?;
+            )));
+        }
+        return Err(Error::AllNan);
+    }
     Ok(Reduced { values: shaped(&shape, values)?, warning: None })
 }
 
