@@ -321,3 +321,39 @@ def test_short_columns_side_by_side_have_the_bits_of_each_column(rows):
                 for i in range(6)
             ]
             assert got.tobytes() == np.array(want).transpose(0, 2, 1).tobytes(), (name, window)
+
+
+@pytest.mark.parametrize("n", [5, 100, 257, 1024])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_lanes_one_after_another_have_the_bits_of_each_lane(n, dtype):
+    # Lanes along the last axis of a C-order array (the first of a Fortran one, strided rows)
+    # are copied in blocks into tables and moved side by side: each lane's output must be the
+    # bits of that lane moved alone, outliers (watched sums starting again), NaN, infinities
+    # and values too large to square (lanes then moved one by one) included.
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((75, n)) * 10 + 1e3).astype(dtype)
+    x[3, n // 2] = 1e15 if dtype == "float64" else 1e30
+    x[40, 0] = np.nan
+    x[41, n - 1] = np.inf
+    if dtype == "float64":
+        x[42, 1 % n] = 1e200
+    layouts = {
+        "C": x,
+        "F axis 0": np.asfortranarray(x.T),
+        "reversed": x[::-1, ::-1],
+        "strided": np.repeat(x, 2, axis=1)[:, ::2],
+        "cube": x[:72].reshape(6, 12, n),
+    }
+    for name in ("move_sum", "move_mean", "move_var", "move_std"):
+        f = getattr(nc, name)
+        for window in sorted({1, 3, n}):
+            for layout, a in layouts.items():
+                axis = 0 if layout == "F axis 0" else -1
+                got = np.moveaxis(f(a, window, axis=axis, min_count=1), axis, -1)
+                lanes = np.moveaxis(a, axis, -1).reshape(-1, n)
+                want = [f(np.ascontiguousarray(lane), window, min_count=1) for lane in lanes]
+                assert got.reshape(-1, n).tobytes() == np.array(want).tobytes(), (
+                    name,
+                    window,
+                    layout,
+                )

@@ -28,6 +28,14 @@ for a in (x, np.asfortranarray(x), x[::-1, ::2], x.astype(np.float32), ints, wid
         s = nc.describe(a, axis=axis, skipna=True)
         for v in (s.count, s.mean, s.var, s.min, s.max):
             h.update(np.asarray(v).tobytes())
+# Moving sums of lanes side by side and of lanes one after another (both run as tables),
+# watched (short lanes, an outlier) or not.
+series = rng.standard_normal((40, 300)) * 1e3
+series[5, 150] = 1e14
+for a in (series, series.T.copy(), series[:, :100], series.astype(np.float32)):
+    for axis in (0, 1):
+        for f in (nc.move_sum, nc.move_mean, nc.move_std):
+            h.update(f(a, 7, axis=axis).tobytes())
 print(h.hexdigest())
 """
 

@@ -21,7 +21,7 @@ use ndarray::ArrayView2;
 
 use crate::dtype::Element;
 use crate::engine::BLOCK;
-use crate::simd::{LANES, LEAF, Level, level};
+use crate::simd::{LANES, LEAF, Level};
 
 /// Columns taken together: their accumulators stay in L1.
 pub(crate) const WIDTH: usize = 64;

@@ -11,11 +11,15 @@
 //! poison the rest of the series (bottleneck's running sums give NaN there). Minima and maxima
 //! use a monotone deque (linear time); on ties the newest value wins, as in bottleneck.
 
+// Inlining is how the table sums are compiled into each instruction-set copy (`multilevel!`).
+#![allow(clippy::inline_always)]
+
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
 use ndarray::{
-    ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMutD, Axis, Ix2, Zip, s,
+    ArrayD, ArrayView1, ArrayView2, ArrayViewD, ArrayViewMut1, ArrayViewMut2, ArrayViewMutD, Axis,
+    Ix2, Zip, s,
 };
 use rayon::prelude::*;
 
@@ -137,26 +141,14 @@ pub fn moving_into<T: Element>(
     if lanes > 1
         && let Some((tables, dst)) = tables(a, axis, out)?
     {
-        // Lanes side by side (axis 0 of a C-order table, an outer axis of a C-order array):
-        // each table of them row by row, all its columns at once.
-        let (seg, width) = (job.segment(), tables[0].ncols());
-        let per_table = n * width;
-        let chunk = |(t, k, d): (usize, usize, &mut [T::Float])| {
-            cancel.check()?;
-            job.table_segment(&tables[t], k * seg, d)
-        };
-        // Chunks never straddle two tables: each table's output is cut on its own.
-        let mut chunks = dst
-            .chunks_mut(per_table)
-            .enumerate()
-            .flat_map(|(t, d)| d.chunks_mut(seg * width).enumerate().map(move |(k, d)| (t, k, d)));
-        if serial {
-            chunks.try_for_each(chunk)?;
-        } else {
-            let all = mem::collect(lanes * n / (seg * width).max(1) + tables.len(), chunks)?;
-            pool::install(|| all.into_par_iter().try_for_each(chunk))?;
-        }
-        return Ok(());
+        return job.tables_into(&tables, dst, n, serial, cancel);
+    }
+    if lanes >= MIN_BLOCK
+        && n <= TABLE_ELEMENTS / MIN_BLOCK
+        && job.is_sums()
+        && let Some((x, mut o)) = lane_rows(a, axis).zip(lane_rows_mut(out, axis))
+    {
+        return job.lane_blocks_into(&x, &mut o, serial, cancel);
     }
     let seg = job.segment();
     if lanes == 1 && !serial {
@@ -247,12 +239,109 @@ fn tables<'a, 'b, T: Element>(
     Ok(out.as_slice_mut().map(|dst| (tables, dst)))
 }
 
+/// The lanes of `a` along `axis` as the rows of a two-dimensional view, without a copy: any
+/// two-dimensional array, or one whose other axes merge into one.
+fn lane_rows<'a, T>(a: &ArrayViewD<'a, T>, axis: usize) -> Option<ArrayView2<'a, T>> {
+    let v = a.clone().permuted_axes(last_axis(a.ndim(), axis)?);
+    let n = v.shape()[v.ndim() - 1];
+    let lanes = v.len() / n.max(1);
+    v.clone().into_dimensionality::<Ix2>().ok().or_else(|| v.into_shape_with_order((lanes, n)).ok())
+}
+
+/// [`lane_rows`] of an output.
+fn lane_rows_mut<'a, T>(
+    a: &'a mut ArrayViewMutD<'_, T>,
+    axis: usize,
+) -> Option<ArrayViewMut2<'a, T>> {
+    let perm = last_axis(a.ndim(), axis)?;
+    let v = a.view_mut().permuted_axes(perm);
+    let n = v.shape()[v.ndim() - 1];
+    let lanes = v.len() / n.max(1);
+    if v.ndim() == 2 {
+        return v.into_dimensionality::<Ix2>().ok();
+    }
+    v.into_shape_with_order((lanes, n)).ok()
+}
+
+/// The order of `ndim` axes that puts `axis` last (`None` for a scalar).
+fn last_axis(ndim: usize, axis: usize) -> Option<ndarray::IxDyn> {
+    if ndim == 0 {
+        return None;
+    }
+    let mut perm = [0usize; 64];
+    for (k, d) in (0..ndim).filter(|&d| d != axis).chain([axis]).enumerate() {
+        *perm.get_mut(k)? = d;
+    }
+    Some(ndarray::IxDyn(perm.get(..ndim)?))
+}
+
+/// Elements of a table made of lanes one after another ([`Job::lanes_as_tables`]): few
+/// enough to stay in L2, many enough that a table's setup is paid by its steps.
+const TABLE_ELEMENTS: usize = 1 << 15;
+/// Fewest lanes in such a table: the steps across its columns vectorize (the compiler's
+/// loops take 16 columns at a time; fewer run one by one).
+const MIN_BLOCK: usize = 32;
+
+/// The lanes `x` (rows) as the columns of the C-order table `t`: eight lanes at a time, so
+/// that each line of the table is written whole and each lane read in order.
+fn gather<T: Copy>(x: &ArrayView2<'_, T>, t: &mut [T]) {
+    let (b, h) = x.dim();
+    let mut lanes: [&[T]; 8] = [&[]; 8];
+    for j0 in (0..b).step_by(8) {
+        let k = 8.min(b - j0);
+        for (jj, lane) in lanes[..k].iter_mut().enumerate() {
+            let Some(l) = x.row(j0 + jj).to_slice() else {
+                // Strided lanes: element by element.
+                let mut t = ArrayViewMut2::from_shape((h, b), t).expect("h rows of b");
+                t.assign(&x.t());
+                return;
+            };
+            *lane = l;
+        }
+        for (r, row) in t.chunks_exact_mut(b).enumerate() {
+            for (d, lane) in row[j0..j0 + k].iter_mut().zip(&lanes[..k]) {
+                *d = lane[r];
+            }
+        }
+    }
+}
+
+/// The columns of the C-order table `t` into the lanes `o` (rows): [`gather`] reversed.
+fn scatter<T: Copy>(t: &[T], o: &mut ArrayViewMut2<'_, T>) {
+    let (b, h) = o.dim();
+    if o.rows().into_iter().any(|l| l.as_slice().is_none()) {
+        o.assign(&ArrayView2::from_shape((h, b), t).expect("h rows of b").t());
+        return;
+    }
+    let mut rows = o.rows_mut().into_iter();
+    for j0 in (0..b).step_by(8) {
+        let k = 8.min(b - j0);
+        let mut lanes: [&mut [T]; 8] = Default::default();
+        for lane in &mut lanes[..k] {
+            *lane = rows.next().and_then(ArrayViewMut1::into_slice).expect("contiguous lanes");
+        }
+        for (r, row) in t.chunks_exact(b).enumerate() {
+            for (&v, lane) in row[j0..j0 + k].iter().zip(&mut lanes[..k]) {
+                lane[r] = v;
+            }
+        }
+    }
+}
+
+/// A row of a table, as a slice.
+fn contiguous<'a, T>(r: &ArrayView1<'a, T>) -> &'a [T] {
+    r.to_slice().expect("the table's rows are contiguous")
+}
+
 /// Fewest lanes in a table of [`tables`] cut from a C-order array.
 const MIN_TABLE_WIDTH: usize = 8;
+/// Columns of a table run together: their running sums and watch (six `f64` each) stay in
+/// L1, where a whole row of a wide table's spilled to L2 at every step.
+const TABLE_STRIP: usize = 256;
 
 /// One moving statistic over lanes of a fixed window.
 #[derive(Clone, Copy)]
-struct Job {
+pub(crate) struct Job {
     op: MoveOp,
     window: usize,
     min_count: usize,
@@ -286,6 +375,123 @@ impl Job {
             mem::resize(tout, d.len(), T::float_from_f64(0.0))?;
             self.run(xs, start - lo, tout)?;
             d.iter_mut().zip(tout.iter()).for_each(|(o, &v)| *o = v);
+        }
+        Ok(())
+    }
+
+    /// The statistic down the columns of `tables` (each `n` rows) into `dst`, table after
+    /// table: each table row by row, in strips of columns whose running sums stay in L1.
+    fn tables_into<T: Element>(
+        self,
+        tables: &[ArrayView2<'_, T>],
+        dst: &mut [T::Float],
+        n: usize,
+        serial: bool,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        let job = self;
+        let lanes = tables.len() * tables[0].ncols();
+        let (seg, width) = (job.segment(), tables[0].ncols());
+        let per_table = n * width;
+        let chunk = |(t, j0, mut d): (usize, usize, ArrayViewMut2<'_, T::Float>)| {
+            cancel.check()?;
+            let (k, cols) = (t % n.div_ceil(seg), d.ncols());
+            let t = &tables[t / n.div_ceil(seg)];
+            job.table_segment(&t.slice(s![.., j0..j0 + cols]), k * seg, &mut d)
+        };
+        // Chunks never straddle two tables: each table's output is cut on its own, into
+        // segments of rows, and those into strips of columns.
+        let chunks = dst.chunks_mut(per_table).flat_map(|d| d.chunks_mut(seg * width)).enumerate();
+        let mut strips = chunks.flat_map(|(tk, d)| {
+            let d = ArrayViewMut2::from_shape((d.len() / width, width), d)
+                .expect("a segment holds whole rows of its table");
+            let (mut rest, mut j0) = (Some(d), 0);
+            std::iter::from_fn(move || {
+                let d = rest.take()?;
+                let j = j0;
+                j0 += TABLE_STRIP;
+                if d.ncols() <= TABLE_STRIP {
+                    return Some((tk, j, d));
+                }
+                let (strip, after) = d.split_at(Axis(1), TABLE_STRIP);
+                rest = Some(after);
+                Some((tk, j, strip))
+            })
+        });
+        if serial {
+            strips.try_for_each(chunk)?;
+        } else {
+            let all = mem::collect(
+                lanes * n / (seg * width).max(1) * width.div_ceil(TABLE_STRIP) + tables.len(),
+                strips,
+            )?;
+            pool::install(|| all.into_par_iter().try_for_each(chunk))?;
+        }
+        Ok(())
+    }
+
+    /// The statistic along the rows of `x` (lanes one after another: the last axis of a
+    /// C-order array, the first of a Fortran one, strided rows) into the rows of `o`: blocks
+    /// of them turned into tables ([`Job::lanes_as_tables`]), so that the sums run across
+    /// lanes rather than one chain down each.
+    fn lane_blocks_into<T: Element>(
+        self,
+        x: &ArrayView2<'_, T>,
+        o: &mut ArrayViewMut2<'_, T::Float>,
+        serial: bool,
+        cancel: &Cancel,
+    ) -> Result<()> {
+        let (job, n) = (self, x.ncols().max(1));
+        let block = (TABLE_ELEMENTS / n).clamp(MIN_BLOCK, TABLE_STRIP).next_multiple_of(16);
+        let (xs, os) = (x.axis_chunks_iter(Axis(0), block), o.axis_chunks_iter_mut(Axis(0), block));
+        let one = |(tin, tout): &mut (Vec<T>, Vec<T::Float>), (x, mut o)| {
+            cancel.check()?;
+            job.lanes_as_tables(&x, &mut o, tin, tout)
+        };
+        if serial {
+            let mut bufs = (Vec::new(), Vec::new());
+            return xs.zip(os).try_for_each(|b| one(&mut bufs, b));
+        }
+        pool::install(|| {
+            xs.into_par_iter()
+                .zip(os.into_par_iter())
+                .try_for_each_init(|| (Vec::new(), Vec::new()), one)
+        })
+    }
+
+    /// Whether the statistic comes from running sums (the kind tables speed up).
+    fn is_sums(self) -> bool {
+        matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_))
+    }
+
+    /// The statistic along the rows of `x` (lanes one after another) into the rows of `o`,
+    /// segment by segment: each segment's part of the lanes copied into a table as its columns
+    /// (`tin`), run as lanes side by side ([`Job::table_segment`], the same bits as each lane
+    /// alone), and its output (`tout`) copied back into the lanes.
+    fn lanes_as_tables<T: Element>(
+        self,
+        x: &ArrayView2<'_, T>,
+        o: &mut ArrayViewMut2<'_, T::Float>,
+        tin: &mut Vec<T>,
+        tout: &mut Vec<T::Float>,
+    ) -> Result<()> {
+        let (b, n) = x.dim();
+        if b == 0 || n == 0 {
+            return Ok(());
+        }
+        let seg = self.segment();
+        for start in (0..n).step_by(seg) {
+            let (lo, end) = (start.saturating_sub(self.window), (start + seg).min(n));
+            let (h, rows) = (end - lo, end - start);
+            tin.clear();
+            mem::resize(tin, h * b, x[[0, 0]])?;
+            gather(&x.slice(s![.., lo..end]), &mut tin[..h * b]);
+            let table = ArrayView2::from_shape((h, b), &tin[..h * b]).expect("h rows of b");
+            mem::resize(tout, rows * b, T::float_from_f64(0.0))?;
+            let mut dst =
+                ArrayViewMut2::from_shape((rows, b), &mut tout[..rows * b]).expect("rows of b");
+            self.table_segment(&table, start - lo, &mut dst)?;
+            scatter(&tout[..rows * b], &mut o.slice_mut(s![.., start..end]));
         }
         Ok(())
     }
@@ -596,47 +802,72 @@ impl Job {
         self,
         t: &ArrayView2<'_, T>,
         start: usize,
-        out: &mut [T::Float],
+        out: &mut ArrayViewMut2<'_, T::Float>,
     ) -> Result<()> {
-        let (w, m) = (self.window, t.ncols());
-        let rows = out.len() / m;
-        let lo = start.saturating_sub(w);
-        let part = t.slice(s![lo..start + rows, ..]);
         let sums = matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_));
+        if sums && table_sums_of(self, t, start, out)? {
+            return Ok(());
+        }
+        self.table_columns(t, start, out)
+    }
+
+    /// The window sums of a table's columns all at once, when [`Job::columns_kind`] lets them
+    /// run together (`false` when it does not, with nothing written). The same operations in
+    /// the same order on every instruction set (no contraction into FMA), so the same bits.
+    #[inline(always)]
+    fn table_sums_body<T: Element, const LEVEL: u8>(
+        self,
+        t: &ArrayView2<'_, T>,
+        start: usize,
+        out: &mut ArrayViewMut2<'_, T::Float>,
+    ) -> Result<bool> {
+        let w = self.window;
+        let lo = start.saturating_sub(w);
+        let part = t.slice(s![lo..start + out.nrows(), ..]);
+        let Some(careful) = Self::columns_kind(&part)? else {
+            return Ok(false);
+        };
         let first = t.row(start.saturating_sub(w - 1));
-        let watch = if sums { Self::columns_kind(&part)? } else { None };
-        if let Some(careful) = watch {
-            let shift: Vec<f64> = mem::collect(m, first.iter().map(|x| x.to_f64()))?;
-            let (first, o, sh) = (start - lo, &mut *out, &shift);
-            macro_rules! f {
-                ($value:expr) => {
-                    if careful {
-                        self.table_sums::<T, true>(&part, first, o, sh, $value)
-                    } else {
-                        self.table_sums::<T, false>(&part, first, o, sh, $value)
-                    }
-                };
-            }
-            return match self.op {
-                MoveOp::Sum => f!(|c, n, s1, _| c * n + s1),
-                MoveOp::Mean => f!(|c, n, s1, _| c + s1 / n),
-                MoveOp::Var(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d)),
-                MoveOp::Std(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d).sqrt()),
-                _ => unreachable!("only sums here"),
+        let shift: Vec<f64> = mem::collect(t.ncols(), first.iter().map(|x| x.to_f64()))?;
+        let (first, o, sh) = (start - lo, &mut *out, &shift);
+        macro_rules! f {
+            ($value:expr) => {
+                if careful {
+                    self.table_sums::<T, true>(&part, first, o, sh, $value)
+                } else {
+                    self.table_sums::<T, false>(&part, first, o, sh, $value)
+                }
             };
         }
-        // Values not all finite, or a column with outliers (whose sums then watch their
-        // rounding): column by column.
-        // Column by column, each from a copy of its part of the table.
+        match self.op {
+            MoveOp::Sum => f!(|c, n, s1, _| c * n + s1),
+            MoveOp::Mean => f!(|c, n, s1, _| c + s1 / n),
+            MoveOp::Var(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d)),
+            MoveOp::Std(d) => f!(|_, n, s1, s2| variance(n, s1, s2, d).sqrt()),
+            _ => unreachable!("only sums here"),
+        }?;
+        Ok(true)
+    }
+
+    /// [`Job::table_segment`] column by column, each from a copy of its part of the table: for
+    /// the statistics other than sums, and for sums over values not all finite or with outliers
+    /// (whose sums then watch their rounding).
+    fn table_columns<T: Element>(
+        self,
+        t: &ArrayView2<'_, T>,
+        start: usize,
+        out: &mut ArrayViewMut2<'_, T::Float>,
+    ) -> Result<()> {
+        let rows = out.nrows();
+        let lo = start.saturating_sub(self.window);
+        let part = t.slice(s![lo..start + rows, ..]);
         let mut xs = mem::with_capacity(part.nrows())?;
         let mut ys = mem::filled(rows, T::float_from_f64(0.0))?;
-        for (j, col) in part.columns().into_iter().enumerate() {
+        for (col, mut o) in part.columns().into_iter().zip(out.columns_mut()) {
             xs.clear();
             xs.extend(col.iter().copied());
             self.run(&xs, start - lo, &mut ys)?;
-            for (r, &y) in ys.iter().enumerate() {
-                out[r * m + j] = y;
-            }
+            o.iter_mut().zip(&ys).for_each(|(o, &y)| *o = y);
         }
         Ok(())
     }
@@ -646,12 +877,29 @@ impl Job {
     /// `Some(true)` for short columns, finite and below [`HUGE`]: watched sums, as
     /// [`Job::sums`] watches a short stretch; `None` for column by column. One pass for the
     /// largest magnitude; the distances themselves only when that does not settle it.
+    #[inline(always)]
     fn columns_kind<T: Element>(part: &ArrayView2<'_, T>) -> Result<Option<bool>> {
-        let (finite, largest) = part.iter().fold((true, 0.0f64), |(ok, m), x| {
-            let v = x.to_f64().abs();
-            (ok && v < HUGE, if v > m { v } else { m })
-        });
-        if !finite {
+        // Row by row into lanes of running maxima, without branches: it vectorizes.
+        let (mut big, mut bad) = ([0.0f64; 8], [0.0f64; 8]);
+        for row in part.rows() {
+            let row = row.to_slice().expect("the table's rows are contiguous");
+            let (chunks, rest) = row.as_chunks::<8>();
+            for c in chunks {
+                for k in 0..8 {
+                    let v = c[k].to_f64().abs();
+                    big[k] = if v > big[k] { v } else { big[k] };
+                    // Infinite, huge or NaN.
+                    bad[k] = if v < HUGE { bad[k] } else { 1.0 };
+                }
+            }
+            for (k, x) in rest.iter().enumerate() {
+                let v = x.to_f64().abs();
+                big[k] = if v > big[k] { v } else { big[k] };
+                bad[k] = if v < HUGE { bad[k] } else { 1.0 };
+            }
+        }
+        let largest = big.iter().fold(0.0f64, |m, &v| if v > m { v } else { m });
+        if bad.iter().any(|&b| b != 0.0) {
             return Ok(None);
         }
         // Short columns are watched rather than tested (see `WATCH_SHORT`).
@@ -678,12 +926,12 @@ impl Job {
     /// [`Job::finite_sums`] on every column of `part` at once (rows `first..` are output; the
     /// rows before are the window before them), watched (`CAREFUL`) or not. Per column the
     /// same operations in the same order, so the same bits.
-    #[inline]
+    #[inline(always)]
     fn table_sums<T: Element, const CAREFUL: bool>(
         self,
         part: &ArrayView2<'_, T>,
         first: usize,
-        out: &mut [T::Float],
+        out: &mut ArrayViewMut2<'_, T::Float>,
         shift: &[f64],
         value: impl Fn(f64, f64, f64, f64) -> f64,
     ) -> Result<()> {
@@ -710,54 +958,55 @@ impl Job {
             *t += s;
         }
         // `i` counts from the start of `part`, which is `w` rows before `first` or the series'
-        // start; either way a full window from `i >= w` on, as in `finite_sums`.
-        for (i, o) in (first..part.nrows()).zip(out.chunks_exact_mut(m)) {
+        // start; either way a full window from `i >= w` on, as in `finite_sums`. One pass over
+        // the columns a row: each column's step, watch and output (slices cut to one length, so
+        // no index checks; it vectorizes across columns).
+        let (s1, s2, shift) = (&mut s1[..m], &mut s2[..m], &mut shift[..m]);
+        let (a1, t1, t2) = (&mut a1[..k], &mut t1[..k], &mut t2[..k]);
+        let (mut new_rows, mut old_rows) =
+            (part.rows().into_iter().skip(first), part.rows().into_iter());
+        for (i, mut o) in (first..part.nrows()).zip(out.rows_mut()) {
+            let o = &mut o.as_slice_mut().expect("a strip's rows are contiguous")[..m];
+            let new_row = &contiguous(&new_rows.next().expect("a row per output row"))[..m];
             let n = if i >= w { w } else { i + 1 };
-            let new_row = row(i);
-            // Each column's step, zipped over slices of one length (no index checks).
-            let sums = s1.iter_mut().zip(s2.iter_mut()).zip(&shift).zip(new_row);
+            let (nf, short) = (n as f64, n < self.min_count);
+            let put = |sh, s1, s2| {
+                T::float_from_f64(if short { f64::NAN } else { value(sh, nf, s1, s2) })
+            };
+            let mut any_stale = false;
             if i >= w {
-                let old_row = row(i - w);
-                if CAREFUL {
-                    let watch = a1.iter_mut().zip(t1.iter_mut()).zip(t2.iter_mut());
-                    for (((((s1, s2), sh), &xn), &xo), ((a1, t1), t2)) in
-                        sums.zip(old_row).zip(watch)
-                    {
-                        let (x_new, x_old) = (xn.to_f64(), xo.to_f64());
-                        let (new, old) = (x_new - sh, x_old - sh);
-                        *s1 += new - old;
-                        *s2 += (new - old) * (new + old);
-                        *a1 += x_new.abs() - x_old.abs();
-                        *t1 += new.abs() + old.abs();
-                        *t2 += new * new + old * old;
+                let old_row =
+                    &contiguous(&old_rows.next().expect("the row leaving the window"))[..m];
+                for j in 0..m {
+                    let (x_new, x_old) = (new_row[j].to_f64(), old_row[j].to_f64());
+                    let (new, old) = (x_new - shift[j], x_old - shift[j]);
+                    s1[j] += new - old;
+                    s2[j] += (new - old) * (new + old);
+                    if CAREFUL {
+                        a1[j] += x_new.abs() - x_old.abs();
+                        t1[j] += new.abs() + old.abs();
+                        t2[j] += new * new + old * old;
+                        // Without branches (it vectorizes); rarely true.
+                        any_stale |= stale(nf, s1[j], s2[j], a1[j], t1[j], t2[j]);
                     }
-                } else {
-                    for ((((s1, s2), sh), &xn), &xo) in sums.zip(old_row) {
-                        let (new, old) = (xn.to_f64() - sh, xo.to_f64() - sh);
-                        *s1 += new - old;
-                        *s2 += (new - old) * (new + old);
-                    }
-                }
-            } else if CAREFUL {
-                let watch = a1.iter_mut().zip(t1.iter_mut()).zip(t2.iter_mut());
-                for ((((s1, s2), sh), &xn), ((a1, t1), t2)) in sums.zip(watch) {
-                    let x_new = xn.to_f64();
-                    let new = x_new - sh;
-                    *s1 += new;
-                    *s2 += new * new;
-                    *a1 += x_new.abs();
-                    *t1 += new.abs();
-                    *t2 += new * new;
+                    o[j] = put(shift[j], s1[j], s2[j]);
                 }
             } else {
-                for (((s1, s2), sh), &xn) in sums {
-                    let new = xn.to_f64() - sh;
-                    *s1 += new;
-                    *s2 += new * new;
+                for j in 0..m {
+                    let x_new = new_row[j].to_f64();
+                    let new = x_new - shift[j];
+                    s1[j] += new;
+                    s2[j] += new * new;
+                    if CAREFUL {
+                        a1[j] += x_new.abs();
+                        t1[j] += new.abs();
+                        t2[j] += new * new;
+                        any_stale |= stale(nf, s1[j], s2[j], a1[j], t1[j], t2[j]);
+                    }
+                    o[j] = put(shift[j], s1[j], s2[j]);
                 }
             }
-            if CAREFUL {
-                let nf = n as f64;
+            if any_stale {
                 for j in 0..m {
                     if stale(nf, s1[j], s2[j], a1[j], t1[j], t2[j]) {
                         // Again from the window, shifted by its newest value.
@@ -770,14 +1019,9 @@ impl Job {
                             t1[j] += d.abs();
                         }
                         t2[j] = s2[j];
+                        o[j] = put(shift[j], s1[j], s2[j]);
                     }
                 }
-            }
-            let nf = n as f64;
-            let short = n < self.min_count;
-            for (((o, &sh), &s1), &s2) in o.iter_mut().zip(&shift).zip(&s1).zip(&s2) {
-                let v = if short { f64::NAN } else { value(sh, nf, s1, s2) };
-                *o = T::float_from_f64(v);
             }
         }
         Ok(())
@@ -974,6 +1218,22 @@ impl Job {
         }
         Ok(())
     }
+}
+
+crate::simd::multilevel! {
+    /// [`Job::table_sums_body`] compiled for the chosen level.
+    fn table_sums_of<T>(job: Job, t: &ArrayView2<'_, T>, start: usize, out: &mut ArrayViewMut2<'_, T::Float>) -> Result<bool> = table_sums_level;
+}
+
+/// [`Job::table_sums_body`] as `multilevel!` calls it.
+#[inline(always)]
+fn table_sums_level<T: Element, const LEVEL: u8>(
+    job: Job,
+    t: &ArrayView2<'_, T>,
+    start: usize,
+    out: &mut ArrayViewMut2<'_, T::Float>,
+) -> Result<bool> {
+    job.table_sums_body::<T, LEVEL>(t, start, out)
 }
 
 /// Counts per slot with prefix sums and order statistics in O(log n) (a binary indexed tree).

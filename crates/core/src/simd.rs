@@ -153,26 +153,28 @@ macro_rules! multilevel {
     ($(#[$doc:meta])* fn $name:ident<T>($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty = $body:ident;) => {
         $(#[$doc])*
         #[inline]
-        pub(crate) fn $name<T: Element>($($arg: $ty),*) -> $ret {
+        // Only the dispatch below: the bodies are compiled (and checked) where they are written.
+        #[allow(unsafe_code)]
+        pub(crate) fn $name<T: $crate::dtype::Element>($($arg: $ty),*) -> $ret {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx2,fma")]
-                fn avx2<T: Element>($($arg: $ty),*) -> $ret {
-                    $body::<T, { Level::Avx2 as u8 }>($($arg),*)
+                fn avx2<T: $crate::dtype::Element>($($arg: $ty),*) -> $ret {
+                    $body::<T, { $crate::simd::Level::Avx2 as u8 }>($($arg),*)
                 }
                 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
-                fn avx512<T: Element>($($arg: $ty),*) -> $ret {
-                    $body::<T, { Level::Avx512 as u8 }>($($arg),*)
+                fn avx512<T: $crate::dtype::Element>($($arg: $ty),*) -> $ret {
+                    $body::<T, { $crate::simd::Level::Avx512 as u8 }>($($arg),*)
                 }
-                match level() {
+                match $crate::simd::level() {
                     // SAFETY: `level()` only returns a level whose features this CPU has.
-                    Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
                     // SAFETY: as above.
-                    Level::Avx2 => return unsafe { avx2($($arg),*) },
-                    Level::Baseline => {}
+                    $crate::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::simd::Level::Baseline => {}
                 }
             }
-            $body::<T, { Level::Baseline as u8 }>($($arg),*)
+            $body::<T, { $crate::simd::Level::Baseline as u8 }>($($arg),*)
         }
     };
 }
