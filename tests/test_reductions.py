@@ -330,10 +330,12 @@ SIDE_BY_SIDE = ["sum", "mean", "var", "std", "nansum", "nanmean", "nanvar", "min
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32", "uint8", "bool"])
-@pytest.mark.parametrize("rows", [1, 7, 2049, 2 * 2048 * 64 + 3])
-def test_lanes_side_by_side_have_the_bits_of_contiguous_lanes(dtype, rows):
+# Widths: narrow (one strip at a time), a group of its own, wider than one group of sums.
+@pytest.mark.parametrize(
+    ("rows", "width"), [(1, 70), (7, 70), (2049, 70), (150, 1100), (2 * 2048 * 64 + 3, 6)]
+)
+def test_lanes_side_by_side_have_the_bits_of_contiguous_lanes(dtype, rows, width):
     rng = np.random.default_rng(rows)
-    width = 6 if rows > 10_000 else 70
     x = (rng.standard_normal((rows, width)) * 4).round().astype(dtype)
     if x.dtype.kind == "f":
         x[rng.random(x.shape) < 0.05] = np.nan

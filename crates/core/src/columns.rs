@@ -3,7 +3,8 @@
 //! of a Fortran table), where reading one lane at a time would gather a strided element per
 //! load.
 //!
-//! Each kernel takes up to [`WIDTH`] columns of up to a block of rows, every row contiguous,
+//! Each kernel takes up to [`WIDTH`] columns ([`SUM_WIDTH`] for float sums, [`row_group`] for
+//! kernels that fold rows whole) of up to a block of rows, every row contiguous,
 //! and gives each column the state the lane kernel would give it, in the same order of
 //! operations: the sums below are [`crate::simd`]'s pairwise sums column by column (element
 //! `i` of each leaf into accumulator `i % LANES`, the accumulators in their fixed tree, leaves
@@ -25,6 +26,13 @@ use crate::simd::{LANES, LEAF, Level};
 
 /// Columns taken together: their accumulators stay in L1.
 pub(crate) const WIDTH: usize = 64;
+/// Columns of float sums taken together ([`sums`] accepts this many): row by row, each row's
+/// part one long contiguous read into eight rows of accumulators (64 KiB, in L2), as NumPy
+/// adds rows. Against 64 columns (strips of four down each leaf, in registers): `sum` of
+/// (1000, 1000) `float64` axis 0 0.38-0.61× NumPy -> 0.95-1.2×, (32, 10⁵) 0.47-0.53× ->
+/// 1.15×, `float32` (10⁵, 32) Fortran axis 1 0.19-0.24× -> 0.54× (the adds are `f64`); 256
+/// columns read 2 KiB of a row at a time, which the hardware followed worse.
+pub(crate) const SUM_WIDTH: usize = 1024;
 /// Integer sums and all extremes take this many bytes of each row together: each row's part is
 /// folded whole into the results, a long contiguous read (integer sums in any order, extremes
 /// in each column's order; in strips of [`STRIP`] down the rows they missed in cache: 2.3 ms
@@ -42,8 +50,6 @@ pub(crate) const fn row_group<T>() -> usize {
     let n = ROW_GROUP_BYTES / size_of::<T>();
     if n < ROW_GROUP { n } else { ROW_GROUP }
 }
-/// Leaves in a block.
-const LEAVES: usize = BLOCK / LEAF;
 
 /// The contiguous row `r` of `rows`.
 #[inline(always)]
@@ -67,35 +73,49 @@ fn pairwise_body<T: Element, const L: u8>(
     then: &mut dyn FnMut(std::ops::Range<usize>),
 ) {
     let (n, w) = rows.dim();
-    assert!(w <= WIDTH && n <= BLOCK && out.len() >= w);
+    assert!(w <= SUM_WIDTH && n <= BLOCK && out.len() >= w);
     let leaves = n.div_ceil(LEAF);
-    let mut acc = [[0.0f64; WIDTH]; LANES];
+    // Rows of accumulators a line longer than the columns, so that they do not alias; on the
+    // stack for narrow tables, on the heap (at most 72 KiB) for wide ones.
+    let stride = w + 8;
+    let mut small = [0.0f64; LANES * (WIDTH + 8)];
+    let mut large;
+    let acc: &mut [f64] = if w <= WIDTH {
+        &mut small[..LANES * stride]
+    } else {
+        #[allow(clippy::disallowed_macros)] // bounded by SUM_WIDTH, not by the input
+        let buf = vec![0.0f64; LANES * stride];
+        large = buf;
+        &mut large
+    };
     if leaves == 1 {
         // Short lanes: one leaf, no tree of leaves (and no room for one to clear).
-        leaf::<T, L>(rows, 0..n, mean, skipna, &mut acc, out);
+        leaf::<T, L>(rows, 0..n, mean, skipna, acc, stride, out);
         then(0..n);
         return;
     }
-    let mut sums = [[0.0f64; WIDTH]; LEAVES];
-    for (l, sum) in sums.iter_mut().enumerate().take(leaves) {
+    // The sum of each leaf, a row of `w` each (at most 128 KiB).
+    #[allow(clippy::disallowed_macros)] // bounded by SUM_WIDTH and BLOCK, not by the input
+    let mut sums = vec![0.0f64; leaves * w];
+    for (l, sum) in sums.chunks_exact_mut(w).enumerate() {
         let rows_of_leaf = l * LEAF..((l + 1) * LEAF).min(n);
-        leaf::<T, L>(rows, rows_of_leaf.clone(), mean, skipna, &mut acc, sum);
+        leaf::<T, L>(rows, rows_of_leaf.clone(), mean, skipna, acc, stride, sum);
         then(rows_of_leaf);
     }
+    // The leaves' tree, neighbours first, an odd one carried up.
     let mut live = leaves;
     while live > 1 {
         for i in 0..live / 2 {
-            let (a, b) = (sums[2 * i], sums[2 * i + 1]);
-            for ((s, x), y) in sums[i][..w].iter_mut().zip(&a[..w]).zip(&b[..w]) {
-                *s = x + y;
+            for c in 0..w {
+                sums[i * w + c] = sums[2 * i * w + c] + sums[(2 * i + 1) * w + c];
             }
         }
         if live % 2 == 1 {
-            sums[live / 2] = sums[live - 1];
+            sums.copy_within((live - 1) * w..live * w, live / 2 * w);
         }
         live = live.div_ceil(2);
     }
-    out[..w].copy_from_slice(&sums[0][..w]);
+    out[..w].copy_from_slice(&sums[..w]);
 }
 
 /// The sum of each column over the rows `leaf` (one leaf) into `out`: row `r` into
@@ -106,49 +126,100 @@ fn leaf<T: Element, const L: u8>(
     leaf: std::ops::Range<usize>,
     mean: Option<&[f64]>,
     skipna: bool,
-    acc: &mut [[f64; WIDTH]; LANES],
+    acc: &mut [f64],
+    stride: usize,
     out: &mut [f64],
 ) {
     let w = rows.ncols();
     #[cfg(target_arch = "x86_64")]
-    if L >= Level::Avx2 as u8 && mean.is_none() && !skipna {
+    if L >= Level::Avx2 as u8 && mean.is_none() && !skipna && w <= WIDTH {
         // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
         let done = unsafe { x86::leaf_sums(rows, leaf.clone(), &mut out[..w]) };
         if done {
             return;
         }
     }
-    for a in acc.iter_mut() {
-        a[..w].fill(0.0);
-    }
-    let first = leaf.start;
-    for r in leaf {
-        let a = &mut acc[(r - first) % LANES][..w];
-        let xs = row(rows, r);
-        match (mean, skipna) {
-            (None, false) => a.iter_mut().zip(xs).for_each(|(a, x)| *a += x.to_f64()),
-            (None, true) => a.iter_mut().zip(xs).for_each(|(a, &x)| {
-                *a += if x.is_nan() { 0.0 } else { x.to_f64() };
-            }),
-            (Some(m), _) => a.iter_mut().zip(xs).zip(m).for_each(|((a, &x), &m)| {
-                let d = x.to_f64() - m;
-                *a += if skipna && x.is_nan() { 0.0 } else { d * d };
-            }),
+    match (mean, skipna) {
+        (None, false) => fold_leaf(rows, leaf, w, acc, stride, |x: T, _| x.to_f64()),
+        (None, true) => {
+            fold_leaf(
+                rows,
+                leaf,
+                w,
+                acc,
+                stride,
+                |x: T, _| if x.is_nan() { 0.0 } else { x.to_f64() },
+            );
+        }
+        (Some(m), _) => {
+            let m = &m[..w];
+            fold_leaf(rows, leaf, w, acc, stride, |x: T, c| {
+                let d = x.to_f64() - m[c];
+                if skipna && x.is_nan() { 0.0 } else { d * d }
+            });
         }
     }
     // The accumulators' tree, neighbours first: ((0+1)+(2+3))+((4+5)+(6+7)).
     for (c, s) in out.iter_mut().enumerate().take(w) {
-        let p = |k: usize| acc[k][c];
+        let p = |k: usize| acc[k * stride + c];
         *s = ((p(0) + p(1)) + (p(2) + p(3))) + ((p(4) + p(5)) + (p(6) + p(7)));
+    }
+}
+
+/// Row `i` of `leaf` added into accumulator `i % LANES` as `term(x, column)`, rows in order
+/// down each accumulator: every row's part one contiguous read, each accumulator loaded and
+/// stored once for two of its rows.
+#[inline(always)]
+fn fold_leaf<T: Element>(
+    rows: &ArrayView2<'_, T>,
+    leaf: std::ops::Range<usize>,
+    w: usize,
+    acc: &mut [f64],
+    stride: usize,
+    term: impl Fn(T, usize) -> f64,
+) {
+    let (first, n) = (leaf.start, leaf.len());
+    let x = |i: usize| &row(rows, first + i)[..w];
+    // The first row of each accumulator starts it (as added to zero).
+    for (k, a) in acc.chunks_exact_mut(stride).enumerate() {
+        let a = &mut a[..w];
+        if k < n {
+            let xs = x(k);
+            for c in 0..w {
+                a[c] = 0.0 + term(xs[c], c);
+            }
+        } else {
+            a.fill(0.0);
+        }
+    }
+    let mut i = LANES;
+    while i < n {
+        if i + 2 * LANES <= n {
+            for (k, a) in acc.chunks_exact_mut(stride).enumerate() {
+                let (a, xs, ys) = (&mut a[..w], x(i + k), x(i + LANES + k));
+                for c in 0..w {
+                    a[c] = (a[c] + term(xs[c], c)) + term(ys[c], c);
+                }
+            }
+            i += 2 * LANES;
+        } else {
+            for (k, a) in acc.chunks_exact_mut(stride).enumerate().take(n - i) {
+                let (a, xs) = (&mut a[..w], x(i + k));
+                for c in 0..w {
+                    a[c] += term(xs[c], c);
+                }
+            }
+            i += LANES;
+        }
     }
 }
 
 const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators out");
 
-/// Hand-written AVX2 leaves of plain float sums: a strip of four columns at a time, its eight
+/// Hand-written AVX2 leaves of plain float sums of narrow tables (up to [`WIDTH`] columns, too
+/// short a read a row for [`fold_leaf`]): a strip of four columns at a time, its eight
 /// accumulators (`LANES`, row `r` of the leaf into `r % 8`) held in eight registers down the
-/// leaf's rows, then their tree; the same additions in the same order as [`leaf`] (the
-/// compiler kept [`leaf`]'s accumulators in memory, a load and a store per element added).
+/// leaf's rows, then their tree; the same additions in the same order as [`fold_leaf`].
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
@@ -326,7 +397,7 @@ pub(crate) fn sums<T: Element>(
     pairwise(rows, None, skipna, out, then);
     counts[..w].fill(rows.nrows() as u64);
     if skipna && T::DTYPE.is_float() {
-        let mut missing = [0u64; WIDTH];
+        let mut missing = [0u64; SUM_WIDTH];
         for r in 0..rows.nrows() {
             for (m, x) in missing.iter_mut().zip(row(rows, r)) {
                 *m += u64::from(x.is_nan());

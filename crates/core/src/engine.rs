@@ -565,10 +565,12 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
     // Groups of even widths (a multiple of 16), so that two wide groups of 3000 columns are
     // two halves, not 2048 and 952.
     let most = r.group();
-    let width = inner.div_ceil(inner.div_ceil(most)).next_multiple_of(16).min(most);
+    let chunks = len.div_ceil(BLOCK * CHUNK);
+    // As few groups as the widest allow, but one for each thread when nothing else is shared.
+    let least = if serial || chunks > 1 { 1 } else { pool::threads_here().div_ceil(outer) };
+    let width = inner.div_ceil(inner.div_ceil(most).max(least)).next_multiple_of(16).min(most);
     let groups = inner.div_ceil(width);
     let tasks = outer * groups;
-    let chunks = len.div_ceil(BLOCK * CHUNK);
     let merge = |a: Vec<R::State>, b: Vec<R::State>| -> Vec<R::State> {
         a.into_iter().zip(b).map(|(x, y)| r.merge(x, y)).collect()
     };
