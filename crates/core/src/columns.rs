@@ -629,15 +629,30 @@ fn row_extremes_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, max: boo
 /// on AMD: 1.1 ms for `min` of (1000, 1000) `int64` axis 0 against NumPy's 0.3).
 #[inline(always)]
 fn fold_rows<T: Element, const MAX: bool>(all: &Rows<'_, T>, out: &mut [T]) {
-    let (w, mut spare) = (out.len(), [T::default(); ROW_GROUP]);
+    let (w, n, mut spare) = (out.len(), all.view.nrows(), [T::default(); ROW_GROUP]);
     let (mut from, mut to) = (&mut *out, &mut spare[..w]);
-    for r in 1..all.view.nrows() {
-        for ((t, &f), &x) in to.iter_mut().zip(from.iter()).zip(all.get(r)) {
-            *t = if x.is_nan() { x } else { f.pick(x, MAX) };
+    let step = |v: T, x: T| if x.is_nan() { x } else { v.pick(x, MAX) };
+    // Two rows a pass, in order: two streams read at once (from memory, one row's part at a
+    // time left the reads waiting: `max` of (3000, 3000) `float64` axis 0 read 8 GB/s on one
+    // thread where the sums read 14).
+    let (mut r, mut passes) = (1, 0);
+    while r < n {
+        if r + 1 < n {
+            let (a, b) = (all.get(r), all.get(r + 1));
+            for (((t, &f), &x), &y) in to.iter_mut().zip(from.iter()).zip(a).zip(b) {
+                *t = step(step(f, x), y);
+            }
+            r += 2;
+        } else {
+            for ((t, &f), &x) in to.iter_mut().zip(from.iter()).zip(all.get(r)) {
+                *t = step(f, x);
+            }
+            r += 1;
         }
         std::mem::swap(&mut from, &mut to);
+        passes += 1;
     }
-    if all.view.nrows().is_multiple_of(2) {
+    if passes % 2 == 1 {
         out.copy_from_slice(&spare[..w]);
     }
 }

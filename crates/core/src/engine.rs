@@ -566,9 +566,17 @@ fn by_rows<T: Element, R: Reducer<T>, O: Send>(
     // two halves, not 2048 and 952.
     let most = r.group();
     let chunks = len.div_ceil(BLOCK * CHUNK);
-    // As few groups as the widest allow, but one for each thread when nothing else is shared.
-    let least = if serial || chunks > 1 { 1 } else { pool::threads_here().div_ceil(outer) };
-    let width = inner.div_ceil(inner.div_ceil(most).max(least)).next_multiple_of(16).min(most);
+    // As few groups as the widest allow; when they and their chunks are all there is to share,
+    // a whole number of them for each thread (three groups of (3000, 3000) on two threads left
+    // one thread idle for a third of the time).
+    let threads = pool::threads_here();
+    let fewest = inner.div_ceil(most);
+    let fewest = if serial || chunks > 1 || outer * fewest >= 4 * threads {
+        fewest
+    } else {
+        (outer * fewest).next_multiple_of(threads).div_ceil(outer)
+    };
+    let width = inner.div_ceil(fewest).next_multiple_of(16).min(most);
     let groups = inner.div_ceil(width);
     let tasks = outer * groups;
     let merge = |a: Vec<R::State>, b: Vec<R::State>| -> Vec<R::State> {
