@@ -430,9 +430,18 @@ fn int_sums_body<T: Element, const L: u8>(rows: &ArrayView2<'_, T>, out: &mut [T
     let all = Rows::new(rows);
     let out = &mut out[..w];
     out.fill(T::Sum::default());
-    for r in 0..n {
+    let widen = |x: &T| T::int_sum(std::slice::from_ref(x)).expect("integers sum");
+    // Two rows a pass, two streams read at once (as the extremes).
+    let mut r = 0;
+    while r + 1 < n {
+        for ((a, x), y) in out.iter_mut().zip(all.get(r)).zip(all.get(r + 1)) {
+            *a = T::sum_merge(T::sum_merge(*a, widen(x)), widen(y));
+        }
+        r += 2;
+    }
+    if r < n {
         for (a, x) in out.iter_mut().zip(all.get(r)) {
-            *a = T::sum_merge(*a, T::int_sum(std::slice::from_ref(x)).expect("integers sum"));
+            *a = T::sum_merge(*a, widen(x));
         }
     }
 }
