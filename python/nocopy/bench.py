@@ -526,9 +526,11 @@ def main(argv: list[str] | None = None) -> int:
         if r.flops:
             half = 2 if "float64" in r.workload else 1
             gf = r.flops / r.nocopy_s
+            # No 512-bit registers (or none the machine lets us use): no share of them.
+            of512 = f"{gf * half / peak512:>7.0%}" if peak512 > 0 else f"{'-':>7}"
             print(
                 f"{r.workload:<44} {gf / GB:>8.1f} {gf * half / peak256:>7.0%} "
-                f"{gf * half / peak512:>7.0%} {r.flops / r.peer_s / GB:>8.1f}  {r.peer}"
+                f"{of512} {r.flops / r.peer_s / GB:>8.1f}  {r.peer}"
             )
 
     nbytes = 100_000_000 if args.quick else 800_000_000
