@@ -9,6 +9,7 @@ name, object or datetime data -- is handed to NumPy itself, so results are alway
 
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 from typing import Any
@@ -30,6 +31,33 @@ __all__ = [
 
 _METHODS = frozenset({"linear", "lower", "higher", "nearest", "midpoint"})
 _COMPUTED = frozenset("iuf")
+
+
+@functools.lru_cache(maxsize=256)
+def _result_dtype(name: str, dtype: str, like: Any, method: str) -> np.dtype[Any]:
+    """NumPy's result type of ``name`` over data of dtype ``dtype`` (its ``str``, byte order
+    and all: dtypes of either order compare equal) at quantiles like ``like`` (the type of
+    Python scalar quantiles, which stay weak, or the dtype ``str`` of an array of them and
+    whether it has no dimensions: a scalar result is native), from a one-element call."""
+    if isinstance(like, type):
+        q = like(0.5 if like is float else 1)
+    else:
+        q = np.zeros(() if like[1] else (1,), like[0])
+    return getattr(np, name)(np.zeros(1, dtype), q, method=method).dtype
+
+
+def _like(q: Any) -> Any:
+    """The key of ``q``'s result type for :func:`_result_dtype`; ``None`` for none to cache."""
+    if type(q) in (float, int, bool):
+        return type(q)
+    qa = np.asarray(q)
+    return (qa.dtype.str, qa.ndim == 0) if qa.dtype.kind in "biuf" else None
+
+
+@functools.lru_cache(maxsize=64)
+def _median_dtype(dtype: str) -> np.dtype[Any]:
+    """NumPy's result type of ``median`` over data of dtype ``dtype`` (its ``str``)."""
+    return np.median(np.zeros(1, dtype)).dtype
 
 
 def _reduced_axes(ndim: int, axis: Any) -> tuple[int, ...]:
@@ -101,7 +129,11 @@ def _quantile(
         if not np.all((qa >= 0) & (qa <= 1)):
             raise ValueError("Quantiles must be in the range [0, 1]")
     # NumPy's result type (weak Python-float q, boolean errors and all), from a one-element call.
-    dtype = reference(np.zeros(1, arr.dtype), q, method=method).dtype
+    like = _like(q)
+    if like is None:
+        dtype = reference(np.zeros(1, arr.dtype), q, method=method).dtype
+    else:
+        dtype = _result_dtype(name, arr.dtype.str, like, method)
     values, empty = _native._select(
         arr, np.ravel(qa).astype(np.float64), axis, method,
         skipna=nan, single=dtype.itemsize <= 4 and dtype.kind == "f", median=False, copy=copy,
@@ -127,7 +159,7 @@ def _median(
     reference = getattr(np, name)
     if arr.dtype.kind not in _COMPUTED or _lane_length(arr, axis) == 0:
         return reference(a, axis=axis, out=out, overwrite_input=overwrite_input, keepdims=keepdims)
-    dtype = np.median(np.zeros(1, arr.dtype)).dtype
+    dtype = _median_dtype(arr.dtype.str)
     values, empty = _native._select(
         arr, [], axis, "linear",
         skipna=nan, single=dtype.itemsize <= 4 and dtype.kind == "f", median=True, copy=copy,
