@@ -292,11 +292,12 @@ mod x86 {
         __m256, __m256d, __m512, _CMP_ORD_Q, _CMP_UNORD_Q, _mm256_add_pd, _mm256_and_pd,
         _mm256_blendv_epi8, _mm256_castps256_ps128, _mm256_cmp_pd, _mm256_cmp_ps,
         _mm256_cmpgt_epi64, _mm256_cvtps_pd, _mm256_extractf128_ps, _mm256_fmadd_ps,
-        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_max_pd, _mm256_max_ps,
-        _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd, _mm256_movemask_ps, _mm256_mul_pd,
-        _mm256_or_pd, _mm256_or_ps, _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps,
-        _mm256_setzero_pd, _mm256_setzero_ps, _mm256_storeu_pd, _mm256_storeu_ps,
-        _mm256_storeu_si256, _mm256_sub_pd, _mm512_fmadd_ps, _mm512_reduce_add_ps, _mm512_set1_ps,
+        _mm256_loadu_pd, _mm256_loadu_ps, _mm256_loadu_si256, _mm256_max_epi32, _mm256_max_pd,
+        _mm256_max_ps, _mm256_min_epi32, _mm256_min_pd, _mm256_min_ps, _mm256_movemask_pd,
+        _mm256_movemask_ps, _mm256_mul_pd, _mm256_or_pd, _mm256_or_ps, _mm256_set1_epi32,
+        _mm256_set1_epi64x, _mm256_set1_pd, _mm256_set1_ps, _mm256_setzero_pd, _mm256_setzero_ps,
+        _mm256_storeu_pd, _mm256_storeu_ps, _mm256_storeu_si256, _mm256_sub_pd, _mm512_fmadd_ps,
+        _mm512_reduce_add_ps, _mm512_set1_ps,
     };
 
     use super::{EXT_LANES, LANES, LEAF, ONE_LANES, Term, prefetch, tree_lanes};
@@ -565,6 +566,53 @@ mod x86 {
         (lanes, whole)
     }
 
+    /// [`extreme_one_f64`] for `float32` elements: the same 32 lanes, four registers of eight
+    /// (`_mm256_min_ps(x, b)` is the select too).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn extreme_one_f32<const MAX: bool>(xs: &[f32]) -> ([f32; ONE_LANES], bool, usize) {
+        let whole = xs.len() / ONE_LANES * ONE_LANES;
+        let mut best = [_mm256_set1_ps(xs[0]); 4];
+        let mut nan = _mm256_setzero_ps();
+        for c in xs[..whole].chunks_exact(ONE_LANES) {
+            // SAFETY: `c` holds 32 elements, four registers of eight.
+            let x: [__m256; 4] =
+                std::array::from_fn(|r| unsafe { _mm256_loadu_ps(c.as_ptr().add(8 * r)) });
+            for r in 0..4 {
+                best[r] =
+                    if MAX { _mm256_max_ps(x[r], best[r]) } else { _mm256_min_ps(x[r], best[r]) };
+            }
+            let a = _mm256_cmp_ps::<_CMP_UNORD_Q>(x[0], x[1]);
+            let b = _mm256_cmp_ps::<_CMP_UNORD_Q>(x[2], x[3]);
+            nan = _mm256_or_ps(nan, _mm256_or_ps(a, b));
+        }
+        let mut lanes = [0.0f32; ONE_LANES];
+        for (r, b) in best.iter().enumerate() {
+            // SAFETY: `lanes` holds 32 floats.
+            unsafe { _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * r), *b) };
+        }
+        (lanes, _mm256_movemask_ps(nan) != 0, whole)
+    }
+
+    /// [`extreme_one_i64`] for `int32` elements, four registers of eight.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn extreme_one_i32<const MAX: bool>(xs: &[i32]) -> ([i32; ONE_LANES], usize) {
+        let whole = xs.len() / ONE_LANES * ONE_LANES;
+        let mut best = [_mm256_set1_epi32(xs[0]); 4];
+        for c in xs[..whole].chunks_exact(ONE_LANES) {
+            for (r, b) in best.iter_mut().enumerate() {
+                // SAFETY: `c` holds 32 elements, four registers of eight.
+                let x = unsafe { _mm256_loadu_si256(c.as_ptr().add(8 * r).cast()) };
+                *b = if MAX { _mm256_max_epi32(x, *b) } else { _mm256_min_epi32(x, *b) };
+            }
+        }
+        let mut lanes = [0i32; ONE_LANES];
+        for (r, b) in best.iter().enumerate() {
+            // SAFETY: `lanes` holds 32 words.
+            unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(8 * r).cast(), *b) };
+        }
+        (lanes, whole)
+    }
+
     /// Leaf sums of `float64` elements.
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn leaf_sums_f64(xs: &[f64], term: Term, sums: &mut [f64]) -> usize {
@@ -716,9 +764,11 @@ const ONE_LANES: usize = 32;
 /// The least (greatest with `MAX`) value of a non-empty slice, NaN passed over, and a NaN if
 /// the slice holds one (its extreme is then the caller's to find again, by NaN's rules).
 /// Element `i` of each run of [`ONE_LANES`] goes to running extreme `i % ONE_LANES`; the
-/// running extremes are folded in a fixed tree, the lower lane's kept on ties. `float64` and
-/// `int64` take hand-written AVX2 loops where the level allows (the compiler's own kept the 32
-/// extremes in memory, or compared `int64` one at a time: 3x slower than NumPy's).
+/// running extremes are folded in a fixed tree, the lower lane's kept on ties. `float64`,
+/// `int64`, `float32` and `int32` take hand-written AVX2 loops where the level allows (the
+/// compiler's own kept the 32 extremes in memory, or compared `int64` one at a time: 3x slower
+/// than NumPy's; for `float32`/`int32` it blended a NaN flag per element: `max` of (1000,
+/// 1000) `int32` 0.75-0.85x NumPy).
 #[inline(always)]
 fn extreme_one_body<T: Element, const MAX: bool, const L: u8>(xs: &[T]) -> (T, Option<T>) {
     let mut best = [xs[0]; ONE_LANES];
@@ -739,7 +789,15 @@ fn extreme_one_body<T: Element, const MAX: bool, const L: u8>(xs: &[T]) -> (T, O
                     let (b, n) = x86::extreme_one_i64::<MAX>(v);
                     (best, done) = (b.map(|b| T::from_ne_bytes(&b.to_ne_bytes())), n);
                 }
-                _ => {}
+                crate::dtype::Native::F32(v) => {
+                    let (b, s, n) = x86::extreme_one_f32::<MAX>(v);
+                    (best, seen, done) = (b.map(|b| T::from_ne_bytes(&b.to_ne_bytes())), s, n);
+                }
+                crate::dtype::Native::I32(v) => {
+                    let (b, n) = x86::extreme_one_i32::<MAX>(v);
+                    (best, done) = (b.map(|b| T::from_ne_bytes(&b.to_ne_bytes())), n);
+                }
+                crate::dtype::Native::Other => {}
             }
         }
     }
