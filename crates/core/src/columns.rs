@@ -397,18 +397,24 @@ pub(crate) fn sums<T: Element>(
     then: &mut dyn FnMut(std::ops::Range<usize>),
 ) {
     let w = rows.ncols();
-    pairwise(rows, None, skipna, out, then);
     counts[..w].fill(rows.nrows() as u64);
-    if skipna && T::DTYPE.is_float() {
-        let mut missing = [0u64; SUM_WIDTH];
-        for r in 0..rows.nrows() {
+    if !(skipna && T::DTYPE.is_float()) {
+        pairwise(rows, None, skipna, out, then);
+        return;
+    }
+    // The NaN of each leaf counted right after it is summed, while its rows are still in
+    // cache (a block of wide groups is too big to read twice from memory).
+    let mut missing = [0u64; SUM_WIDTH];
+    pairwise(rows, None, skipna, out, &mut |leaf| {
+        for r in leaf.clone() {
             for (m, x) in missing.iter_mut().zip(row(rows, r)) {
                 *m += u64::from(x.is_nan());
             }
         }
-        for (c, m) in counts[..w].iter_mut().zip(missing) {
-            *c -= m;
-        }
+        then(leaf);
+    });
+    for (c, m) in counts[..w].iter_mut().zip(missing) {
+        *c -= m;
     }
 }
 
