@@ -33,6 +33,10 @@ pub(crate) const SERIAL_BYTES: usize = 4 << 20;
 /// against two: min/sum of 2^21 float64 (16 MiB) 202/314 µs against 297/688, two threads
 /// 1.3-1.8x faster from 32 MiB.
 pub(crate) const STREAM_SERIAL_BYTES: usize = 24 << 20;
+/// Contiguous lanes shorter than this are not read at memory speed (the per-lane costs
+/// dominate; arg-extremes of rows of 32 run at 3-4 GB/s on one thread), so they keep the
+/// default threshold, not the kernel's streaming one.
+const MIN_STREAM_LANE: usize = 256;
 /// Up to this many long lanes are shared out chunk by chunk, all lanes at once.
 const MAX_SHARED_LANES: usize = 1024;
 /// Elements one parallel task should at least cover.
@@ -477,7 +481,10 @@ pub(crate) fn reduce<T: Element, R: Reducer<T>, O: Send>(
         by_rows(&view, inner, len, r, cancel, serial, finish, &mut out)?;
         return Ok((lanes.out_shape, out));
     }
-    let serial = serial(if lanes.contiguous() { R::SERIAL_BYTES } else { SERIAL_BYTES });
+    // Short lanes cost more per byte (a call and a fold per lane): they share out from the
+    // default too.
+    let streams = lanes.contiguous() && len >= MIN_STREAM_LANE;
+    let serial = serial(if streams { R::SERIAL_BYTES } else { SERIAL_BYTES });
     if len < 2 * BLOCK * CHUNK || n_out > MAX_SHARED_LANES {
         whole_lanes(&lanes, r, cancel, serial, finish, &mut out)?;
     } else {

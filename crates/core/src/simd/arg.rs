@@ -11,8 +11,9 @@ use std::arch::x86_64::{
     _mm256_and_si256, _mm256_blendv_epi8, _mm256_castpd_si256, _mm256_castps_si256,
     _mm256_castsi256_pd, _mm256_castsi256_ps, _mm256_cmp_pd, _mm256_cmp_ps, _mm256_cmpeq_epi32,
     _mm256_cmpeq_epi64, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_loadu_si256,
-    _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_si256, _mm256_storeu_si256,
+    _mm256_movemask_epi8, _mm256_or_si256, _mm256_permute2x128_si256, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi32, _mm256_setr_epi64x, _mm256_setzero_si256,
+    _mm256_shuffle_epi32, _mm256_storeu_si256,
 };
 
 use crate::dtype::{Element, Native};
@@ -221,27 +222,28 @@ fn first_best<X: Lane, const MAX: bool>(xs: &[X]) -> Option<usize> {
     if _mm256_movemask_epi8(nan) != 0 {
         return None;
     }
-    // The lanes folded: the best value, the lowest position among lanes that hold it; the
-    // registers lane by lane first, then the lanes of the one left.
-    let (mut b, mut at) = (best[0], pos[0]);
+    // The lanes folded: the best value, the lowest position among lanes that hold it (one
+    // answer whatever the order of the folds). The registers lane by lane first, then the
+    // lanes of the one left against themselves swapped: halves, pairs of 64 bits, neighbours
+    // of 32 — values and positions moved alike, so each lane keeps its own position.
+    let pick = |(b, at): (__m256i, __m256i), (x, px): (__m256i, __m256i)| {
+        let tie = _mm256_and_si256(X::equal(x, b), X::At::earlier(px, at));
+        let take = _mm256_or_si256(X::better::<MAX>(x, b), tie);
+        (_mm256_blendv_epi8(b, x, take), _mm256_blendv_epi8(at, px, take))
+    };
+    let mut won = (best[0], pos[0]);
     for r in 1..REGS {
-        let tie = _mm256_and_si256(X::equal(best[r], b), X::At::earlier(pos[r], at));
-        let take = _mm256_or_si256(X::better::<MAX>(best[r], b), tie);
-        b = _mm256_blendv_epi8(b, best[r], take);
-        at = _mm256_blendv_epi8(at, pos[r], take);
+        won = pick(won, (best[r], pos[r]));
     }
-    let mut values = [xs[0]; 8];
-    // SAFETY: `values` holds 8 elements, at least a register's bytes.
-    unsafe { _mm256_storeu_si256(values.as_mut_ptr().cast(), b) };
-    let at = X::At::spill(at);
-    let (mut v, mut i) = (values[0], at[0]);
-    for k in 1..X::PER {
-        let better = if MAX { values[k] > v } else { values[k] < v };
-        if better || (values[k] == v && at[k] < i) {
-            (v, i) = (values[k], at[k]);
-        }
+    let halves = |v: __m256i| _mm256_permute2x128_si256::<0x01>(v, v);
+    won = pick(won, (halves(won.0), halves(won.1)));
+    let pairs = |v: __m256i| _mm256_shuffle_epi32::<0x4E>(v);
+    won = pick(won, (pairs(won.0), pairs(won.1)));
+    if X::PER == 8 {
+        let neighbours = |v: __m256i| _mm256_shuffle_epi32::<0xB1>(v);
+        won = pick(won, (neighbours(won.0), neighbours(won.1)));
     }
-    Some(i)
+    Some(X::At::spill(won.1)[0])
 }
 
 /// [`first_best`] for the types it reads; `None` for the others.
