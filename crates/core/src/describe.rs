@@ -158,8 +158,8 @@ pub fn describe<T: Element>(
         mean.push(T::float_from_f64(m.mean()));
         var.push(T::float_from_f64(v));
         std.push(T::float_from_f64(v.sqrt()));
-        min.push(p.min.unwrap_or_else(T::nan));
-        max.push(p.max.unwrap_or_else(T::nan));
+        min.push(p.min.map_or_else(T::nan, T::canonical));
+        max.push(p.max.map_or_else(T::nan, T::canonical));
     }
     Ok(Summary {
         count: shaped(&shape, count)?,

@@ -226,6 +226,13 @@ pub trait Element:
     /// The value nearest to `x` (exact for values of this type widened to `f64`).
     #[doc(hidden)]
     fn from_f64(x: f64) -> Self;
+    /// The value in its one spelling: a `bool` byte other than 0 is 1 (NumPy's extremes of
+    /// `bool` give 0 or 1, whichever true byte came first); every other value as it is.
+    #[inline]
+    #[must_use]
+    fn canonical(self) -> Self {
+        self
+    }
     /// `self * self` in the element's own type, wrapping for integers (NumPy's `a * a`).
     #[doc(hidden)]
     #[must_use]
@@ -408,6 +415,10 @@ impl Element for Bool {
         Bool(u8::from(x != 0.0))
     }
     #[inline]
+    fn canonical(self) -> Self {
+        Bool(u8::from(self.get()))
+    }
+    #[inline]
     fn square(self) -> Self {
         self
     }
@@ -435,6 +446,8 @@ mod tests {
     #[test]
     fn bool_reads_any_nonzero_byte_as_true() {
         assert!(Bool(2).get());
+        assert_eq!(Bool(60).canonical(), Bool(1));
+        assert_eq!(Bool(0).canonical(), Bool(0));
         assert_eq!(Bool(7).to_f64(), 1.0);
         assert!(Bool(0).less(Bool(9)));
         assert_eq!(Bool::int_sum(&[Bool(0), Bool(3), Bool(255)]), Some(2));
