@@ -439,3 +439,24 @@ def test_int64_extremes_at_the_ends_of_the_range(n):
         y[rng.integers(n)] = value
         for name in ("min", "max", "argmin", "argmax"):
             assert getattr(nc, name)(y) == getattr(np, name)(y), (name, value)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "int32", "uint8", "int8", "bool"])
+def test_integer_sums_and_extremes_of_runs_apart_in_memory(dtype):
+    # Integer sums and extremes reduce a lane's runs where they lie (forward or backward) rather
+    # than copying them into order: lanes of rows apart (the middle axis of a cube kept), rows
+    # reversed, blocks of 2048 cut mid-row, sums that wrap.
+    rng = np.random.default_rng(7)
+    if dtype == "bool":
+        x = rng.integers(0, 2, (60, 7, 101), dtype=np.uint8) * rng.integers(1, 256, (60, 7, 101))
+        x = x.astype(np.uint8).view(np.bool_)
+    else:
+        info = np.iinfo(dtype)
+        x = rng.integers(info.min, info.max, (60, 7, 101), dtype=dtype, endpoint=True)
+    cases = [(x, (0, 2)), (x[:, ::-1, ::-1], (0, 2)), (x[::-2, :, ::-1], (2, 0)),
+             (x[:, 3, ::-1], 1), (x[:, 3, ::-1], None), (x[::3, :, ::-1], None)]  # fmt: skip
+    for v, axis in cases:
+        for name in ("sum", "min", "max"):
+            got = getattr(nc, name)(v, axis=axis)
+            want = getattr(np, name)(v, axis=axis)
+            assert_array_equal(got, want, strict=True, err_msg=f"{name} {v.strides} {axis}")

@@ -76,6 +76,13 @@ pub(crate) trait Reducer<T>: Sync {
     fn group(&self) -> usize {
         columns::WIDTH
     }
+    /// `Some(shortest)` when a run's state is the same in whatever order and cuts its elements
+    /// are reduced (integer sums, which wrap; integer extremes): a lane's runs in memory of at
+    /// least `shortest` elements are then reduced where they lie, in either direction, not
+    /// copied into order first.
+    fn order_free(&self) -> Option<usize> {
+        None
+    }
     /// [`Reducer::SERIAL_BYTES`] for lanes read side by side.
     fn columns_serial_bytes(&self) -> usize {
         SERIAL_BYTES
@@ -285,8 +292,44 @@ fn block_state<T: Element, R: Reducer<T>>(
     if let Some(all) = lane.as_slice() {
         return r.block(&all[start..start + n], start);
     }
+    if let Some(shortest) = r.order_free()
+        && let Some(state) = runs_state(lane, start, n, shortest, r)
+    {
+        return state;
+    }
     gather(lane, start, &mut buf[..n]);
     r.block(&buf[..n], start)
+}
+
+/// The state of elements `start..start + n` of `lane` (flat C order) from its runs in memory,
+/// each reduced where it lies, forward or backward, for a reducer free of order
+/// ([`Reducer::order_free`]); `None` where the lane's rows are not runs, or are shorter than
+/// `shortest`.
+fn runs_state<T: Element, R: Reducer<T>>(
+    lane: &ArrayViewD<'_, T>,
+    start: usize,
+    n: usize,
+    shortest: usize,
+    r: &R,
+) -> Option<R::State> {
+    let last = lane.ndim().checked_sub(1)?;
+    let inner = lane.len_of(Axis(last));
+    if inner < shortest || (inner > 1 && lane.strides()[last].unsigned_abs() != 1) {
+        return None;
+    }
+    let table = lane.view().into_dimensionality::<Ix2>().ok();
+    let mut state: Option<R::State> = None;
+    let (mut pos, end) = (start, start + n);
+    while pos < end {
+        let (at, c) = (pos / inner, pos % inner);
+        let take = (inner - c).min(end - pos);
+        let whole = table.as_ref().map_or_else(|| row(lane, at), |t| t.row(at));
+        let run = whole.slice_axis_move(Axis(0), Slice::from(c..c + take));
+        let here = r.block(run.to_slice_memory_order()?, 0);
+        state = Some(state.map_or(here, |s| r.merge(s, here)));
+        pos += take;
+    }
+    state
 }
 
 /// State of chunk `c` of a lane: its blocks merged in the fixed tree.

@@ -216,6 +216,10 @@ impl<T: Element> Reducer<T> for SumR {
         (a.0 + b.0, a.1 + b.1, T::sum_merge(a.2, b.2))
     }
 
+    fn order_free(&self) -> Option<usize> {
+        self.integers::<T>().then_some(1)
+    }
+
     const COLUMNS: bool = true;
     fn group(&self) -> usize {
         if self.integers::<T>() { columns::row_group::<T>() } else { columns::SUM_WIDTH }
@@ -577,6 +581,14 @@ impl<T: Element> Reducer<T> for ExtremeR {
     }
     fn merge(&self, a: Option<T>, b: Option<T>) -> Option<T> {
         merge_extreme(self.max, a, b)
+    }
+    /// Integers and bools: no NaN, no signed zero; the extreme is the extreme in any order
+    /// (a bool's true bytes differ, but are made one by [`Element::canonical`]). Runs of 512
+    /// on: a call's fold of its 32 lanes cost more than the copy on rows of 100 ((100, 100,
+    /// 100) int32 axis (0, 2): 454 µs against 267 copied; rows of 1000 reversed 1.2-1.8x
+    /// faster than copied).
+    fn order_free(&self) -> Option<usize> {
+        T::int_sum(&[]).is_some().then_some(512)
     }
 
     // Extremes of columns side by side are folded a row at a time, each row's part one
