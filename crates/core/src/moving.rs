@@ -689,15 +689,8 @@ impl Job {
         let w = self.window;
         let (first, lo, end) =
             (start.saturating_sub(w - 1), start.saturating_sub(w), start + out.len());
-        // One pass: whether every value is finite, the largest finite magnitude, and the
-        // farthest from the first value.
-        // One pass: whether every value is finite, and the largest finite magnitude.
         let stretch = &xs[lo..end];
-        let (finite, largest) = stretch.iter().fold((true, 0.0f64), |(ok, m), x| {
-            let v = x.to_f64().abs();
-            let fin = v <= f64::MAX;
-            (ok & fin, if fin && v > m { v } else { m })
-        });
+        let (finite, largest) = magnitudes(stretch);
         let (scale, unscale) = if largest >= HUGE {
             let e = largest.log2().floor() as i32;
             (2f64.powi(-e), 2f64.powi(e))
@@ -1063,41 +1056,65 @@ impl Job {
             t1 += d.abs();
         }
         t2 += s2;
-        for (i, o) in (start..).zip(out.iter_mut()) {
+        // The first `window` outputs of the lane: windows still filling.
+        let filling = w.saturating_sub(start).min(out.len());
+        let (early, full) = out.split_at_mut(filling);
+        for (i, o) in (start..).zip(early.iter_mut()) {
             let (x_new, new) = (read(xs[i]), read(xs[i]) - shift);
-            let n = if i >= w {
-                let (x_old, old) = (read(xs[i - w]), read(xs[i - w]) - shift);
-                s1 += new - old;
-                s2 += (new - old) * (new + old);
-                if CAREFUL {
-                    a1 += x_new.abs() - x_old.abs();
-                    t1 += new.abs() + old.abs();
-                    t2 += new * new + old * old;
+            s1 += new;
+            s2 += new * new;
+            let n = i + 1;
+            if CAREFUL {
+                a1 += x_new.abs();
+                t1 += new.abs();
+                t2 += new * new;
+                if stale(n as f64, s1, s2, a1, t1, t2) {
+                    shift = x_new;
+                    (s1, s2, t1) = (0.0, 0.0, 0.0);
+                    for &x in &xs[..=i] {
+                        let d = read(x) - shift;
+                        s1 += d;
+                        s2 += d * d;
+                        t1 += d.abs();
+                    }
+                    t2 = s2;
                 }
-                w
-            } else {
-                s1 += new;
-                s2 += new * new;
-                if CAREFUL {
-                    a1 += x_new.abs();
-                    t1 += new.abs();
-                    t2 += new * new;
-                }
-                i + 1
-            };
-            if CAREFUL && stale(n as f64, s1, s2, a1, t1, t2) {
-                shift = x_new;
-                (s1, s2, t1) = (0.0, 0.0, 0.0);
-                for &x in &xs[i + 1 - n..=i] {
-                    let d = read(x) - shift;
-                    s1 += d;
-                    s2 += d * d;
-                    t1 += d.abs();
-                }
-                t2 = s2;
             }
             let v = if n < self.min_count { f64::NAN } else { value(shift, n as f64, s1, s2) };
             *o = T::float_from_f64(v);
+        }
+        // Full windows (`min_count <= window`, so every one has a value): the new and the old
+        // value read side by side, no index checked, nothing but the sums carried.
+        if full.is_empty() {
+            return;
+        }
+        let first = start + filling;
+        let n = w as f64;
+        let news = &xs[first..first + full.len()];
+        let olds = &xs[first - w..first - w + full.len()];
+        for (k, ((o, &xn), &xo)) in full.iter_mut().zip(news).zip(olds).enumerate() {
+            let (x_new, new) = (read(xn), read(xn) - shift);
+            let (x_old, old) = (read(xo), read(xo) - shift);
+            s1 += new - old;
+            s2 += (new - old) * (new + old);
+            if CAREFUL {
+                a1 += x_new.abs() - x_old.abs();
+                t1 += new.abs() + old.abs();
+                t2 += new * new + old * old;
+                if stale(n, s1, s2, a1, t1, t2) {
+                    let i = first + k;
+                    shift = x_new;
+                    (s1, s2, t1) = (0.0, 0.0, 0.0);
+                    for &x in &xs[i + 1 - w..=i] {
+                        let d = read(x) - shift;
+                        s1 += d;
+                        s2 += d * d;
+                        t1 += d.abs();
+                    }
+                    t2 = s2;
+                }
+            }
+            *o = T::float_from_f64(value(shift, n, s1, s2));
         }
     }
 
@@ -1416,6 +1433,23 @@ fn typical<T: Element>(xs: &ArrayView1<'_, T>) -> (f64, f64) {
         *x = (*x - centre).abs();
     }
     (centre, *v.select_nth_unstable_by(mid, f64::total_cmp).1)
+}
+
+/// Whether every value of `xs` is finite, and the largest finite magnitude: from the extremes,
+/// found by the hand-written loops of `simd` (a fold of one running maximum took 40% of a
+/// `move_sum` of 10⁶ `float64`); a second pass only when some value is not finite.
+#[inline]
+fn magnitudes<T: Element>(xs: &[T]) -> (bool, f64) {
+    if xs.is_empty() {
+        return (true, 0.0);
+    }
+    let (lo, hi, nan) = crate::simd::min_max(xs);
+    let (lo, hi) = (lo.to_f64(), hi.to_f64());
+    if !nan && lo.is_finite() && hi.is_finite() {
+        return (true, lo.abs().max(hi.abs()));
+    }
+    let finite = xs.iter().map(|x| x.to_f64().abs()).filter(|v| *v <= f64::MAX);
+    (false, finite.fold(0.0, f64::max))
 }
 
 /// Whether running sums of `n` shifted values (`s1`, `s2`) may have lost the window's digits:
