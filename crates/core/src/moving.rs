@@ -145,7 +145,7 @@ pub fn moving_into<T: Element>(
     }
     if lanes >= MIN_BLOCK
         && n <= TABLE_ELEMENTS / MIN_BLOCK
-        && job.is_sums()
+        && job.tables_of_lanes(n)
         && let Some((x, mut o)) = lane_rows(a, axis).zip(lane_rows_mut(out, axis))
     {
         return job.lane_blocks_into(&x, &mut o, serial, cancel);
@@ -278,6 +278,8 @@ fn last_axis(ndim: usize, axis: usize) -> Option<ndarray::IxDyn> {
 /// Elements of a table made of lanes one after another ([`Job::lanes_as_tables`]): few
 /// enough to stay in L2, many enough that a table's setup is paid by its steps.
 const TABLE_ELEMENTS: usize = 1 << 15;
+/// Longest lanes whose sums and means go through tables (see [`Job::tables_of_lanes`]).
+const SUMS_AS_TABLES: usize = 64;
 /// Fewest lanes in such a table: the steps across its columns vectorize (the compiler's
 /// loops take 16 columns at a time; fewer run one by one).
 const MIN_BLOCK: usize = 32;
@@ -459,9 +461,18 @@ impl Job {
         })
     }
 
-    /// Whether the statistic comes from running sums (the kind tables speed up).
-    fn is_sums(self) -> bool {
-        matches!(self.op, MoveOp::Sum | MoveOp::Mean | MoveOp::Var(_) | MoveOp::Std(_))
+    /// Whether lanes `n` long, one after another, go through tables ([`Job::lane_blocks_into`]):
+    /// variances up to [`TABLE_ELEMENTS`] / [`MIN_BLOCK`] long, sums and means up to
+    /// [`SUMS_AS_TABLES`] (their loop of full windows runs lanes one by one as fast from 100 on:
+    /// (1000, 1000) axis 1 w=100 `move_sum` 2.1-2.3 ms one thread against 3.5 through tables,
+    /// (100, 100, 100) axis 2 4.0-5.7 against 5.9-6.2; `move_std` 6.6 against 4.4, and
+    /// (10⁵, 32) w=3 `move_sum` 23 ms against 18.5).
+    fn tables_of_lanes(self, n: usize) -> bool {
+        match self.op {
+            MoveOp::Var(_) | MoveOp::Std(_) => true,
+            MoveOp::Sum | MoveOp::Mean => n <= SUMS_AS_TABLES,
+            _ => false,
+        }
     }
 
     /// The statistic along the rows of `x` (lanes one after another) into the rows of `o`,
