@@ -47,40 +47,7 @@ pub fn with_capacity<T>(n: usize) -> Result<Vec<T>> {
 
 /// Room for `additional` more values in `v`.
 pub fn reserve<T>(v: &mut Vec<T>, additional: usize) -> Result<()> {
-    let before = v.capacity();
-    v.try_reserve_exact(additional)
-        .map_err(|_| refused::<T>(v.len().saturating_add(additional)))?;
-    if v.capacity() != before {
-        huge_pages(v.as_ptr().cast(), v.capacity() * size_of::<T>());
-    }
-    Ok(())
-}
-
-/// Buffers from this many bytes on are backed by huge pages where the kernel gives them on
-/// request, as NumPy's own are (it asks from 4 MiB on).
-const HUGE_FROM: usize = 4 << 20;
-
-/// Asks the kernel to back the whole 4 KiB pages of `bytes` bytes from `p` (a fresh, untouched
-/// allocation) with huge pages: a first write then faults in 2 MiB at a time, not 4 KiB. An
-/// output of 10⁷ `float64` took 20 000 faults, a quarter of a one-thread `move_sum`'s time in
-/// the kernel's page clearing and fault handling. Advice only: a refusal changes nothing.
-fn huge_pages(p: *const u8, bytes: usize) {
-    #[cfg(target_os = "linux")]
-    if bytes >= HUGE_FROM {
-        const PAGE: usize = 4096;
-        let start = (p as usize).next_multiple_of(PAGE);
-        let end = (p as usize + bytes) / PAGE * PAGE;
-        if end > start {
-            #[allow(unsafe_code)]
-            // SAFETY: the range lies inside an allocation this process owns; MADV_HUGEPAGE
-            // changes how its pages are backed, never their contents, and fails harmlessly.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (p, bytes);
+    v.try_reserve_exact(additional).map_err(|_| refused::<T>(v.len().saturating_add(additional)))
 }
 
 /// `n` copies of `value`.
