@@ -301,6 +301,9 @@ fn block_state<T: Element, R: Reducer<T>>(
     r.block(&buf[..n], start)
 }
 
+/// Shortest runs [`runs_state`] reduces where they lie.
+const MIN_RUN: usize = 16;
+
 /// The state of elements `start..start + n` of `lane` (flat C order) from its runs in memory,
 /// each reduced where it lies, forward or backward, for a reducer free of order
 /// ([`Reducer::order_free`]); `None` where the lane's rows are not runs, or are shorter than
@@ -314,7 +317,8 @@ fn runs_state<T: Element, R: Reducer<T>>(
 ) -> Option<R::State> {
     let last = lane.ndim().checked_sub(1)?;
     let inner = lane.len_of(Axis(last));
-    if inner < shortest || (inner > 1 && lane.strides()[last].unsigned_abs() != 1) {
+    // Runs of a few elements cost a call each: copied, they are read a block at a time.
+    if inner < shortest.max(MIN_RUN) || lane.strides()[last].unsigned_abs() != 1 {
         return None;
     }
     let table = lane.view().into_dimensionality::<Ix2>().ok();
