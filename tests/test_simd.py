@@ -36,6 +36,13 @@ for a in (series, series.T.copy(), series[:, :100], series.astype(np.float32)):
     for axis in (0, 1):
         for f in (nc.move_sum, nc.move_mean, nc.move_std):
             h.update(f(a, 7, axis=axis).tobytes())
+# Histogram bins found four at a time or one by one: values on and beside every edge.
+edges = np.linspace(-3.7, 4.1, 101)
+near = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf)])
+for a in (np.concatenate([near, rng.standard_normal(9999), [np.nan, np.inf, -np.inf]]),
+          near.astype(np.float32), ints):
+    for bins in (100, 7, 1):
+        h.update(nc.histogram(a[np.isfinite(a)] if bins == 7 else a, bins, range=(-3.7, 4.1))[0].tobytes())
 print(h.hexdigest())
 """
 

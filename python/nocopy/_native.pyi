@@ -10,6 +10,7 @@ __all__ = [
     "Summary",
     "_assign",
     "_cdist",
+    "_extremes",
     "_fma_probe",
     "_histogram",
     "_knn",
@@ -131,6 +132,7 @@ def _knn(
     base: ArrayLike, queries: ArrayLike, k: int, metric: str, single: bool
 ) -> tuple[np.ndarray, np.ndarray]: ...
 def _pdist(x: ArrayLike, out: np.ndarray, metric: str, p: float) -> None: ...
+def _extremes(a: ArrayLike, *, copy: bool | None = None) -> tuple[Any, Any] | None: ...
 def _histogram(
     a: ArrayLike,
     edges: Sequence[float] | np.ndarray,

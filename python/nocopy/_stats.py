@@ -390,8 +390,7 @@ def _outer_edges(a: NDArray[Any], range: Any) -> tuple[Any, Any]:
         first, last = 0, 1
     else:
         # One pass for both extremes (NaN propagates, as in NumPy's a.min(), a.max()).
-        summary = _native.describe(a)
-        first, last = summary.min, summary.max
+        first, last = _native._extremes(a)
         if not (np.isfinite(first) and np.isfinite(last)):
             raise ValueError(f"autodetected range of [{first}, {last}] is not finite")
     if first == last:

@@ -61,12 +61,24 @@ impl<T: Element> Partial<T> {
 
 struct DescribeR {
     skipna: bool,
+    /// Whether to keep the moments; without them only the extremes are found (the range of a
+    /// histogram), in a third of the time of a block.
+    moments: bool,
 }
 
 impl<T: Element> Reducer<T> for DescribeR {
     type State = Partial<T>;
     fn block(&self, xs: &[T], _: usize) -> Partial<T> {
-        Partial::of(xs, self.skipna)
+        if self.moments {
+            return Partial::of(xs, self.skipna);
+        }
+        let (lo, hi, nan) = simd::min_max(xs);
+        let (min, max) = if nan {
+            (extreme_exact(xs, false, self.skipna), extreme_exact(xs, true, self.skipna))
+        } else {
+            (Some(lo), Some(hi))
+        };
+        Partial { moments: Moments::default(), min, max }
     }
     fn merge(&self, a: Partial<T>, b: Partial<T>) -> Partial<T> {
         a.merge(b)
@@ -129,8 +141,14 @@ pub fn describe<T: Element>(
     opts: &Reduce,
     cancel: &Cancel,
 ) -> Result<Summary<T>> {
-    let (shape, states) =
-        run(a, &opts.axis, opts.keepdims, &DescribeR { skipna: opts.skipna }, cancel, &|s| s)?;
+    let (shape, states) = run(
+        a,
+        &opts.axis,
+        opts.keepdims,
+        &DescribeR { skipna: opts.skipna, moments: true },
+        cancel,
+        &|s| s,
+    )?;
     let n = states.len();
     let (mut count, mut mean, mut var, mut std, mut min, mut max) = (
         mem::with_capacity(n)?,
@@ -172,6 +190,23 @@ pub fn describe<T: Element>(
     })
 }
 
+/// The least and greatest of all of `a`'s values in one pass (NaN if any is NaN, as `a.min()`
+/// and `a.max()`), `None` when `a` is empty: [`describe`]'s extremes without its moments.
+///
+/// ```
+/// use ndarray::array;
+/// use nocopy_core::{describe::extremes, NEVER};
+/// let a = array![[3.0, -1.0], [2.5, 7.0]].into_dyn();
+/// assert_eq!(extremes(&a.view(), &NEVER).unwrap(), Some((-1.0, 7.0)));
+/// ```
+pub fn extremes<T: Element>(a: &ArrayViewD<'_, T>, cancel: &Cancel) -> Result<Option<(T, T)>> {
+    let r = DescribeR { skipna: false, moments: false };
+    let (_, states) = run(a, &crate::reduce::Axes::All, false, &r, cancel, &|s| s)?;
+    Ok(states.into_iter().next().flatten().map(|p| {
+        (p.min.map_or_else(T::nan, T::canonical), p.max.map_or_else(T::nan, T::canonical))
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +226,28 @@ mod tests {
             assert_eq!(s.min, min(&a.view(), &opts, &NEVER).unwrap().values);
             assert_eq!(s.max, max(&a.view(), &opts, &NEVER).unwrap().values);
         }
+    }
+
+    #[test]
+    fn extremes_are_min_and_max_nan_included() {
+        let mut a = ArrayD::from_shape_fn(IxDyn(&[7, 30_011]), |i| {
+            ((i[0] * 7919 + i[1] * 31) % 100_003) as f64 - 5e4
+        });
+        let want = |a: &ArrayD<f64>| {
+            let o = Reduce::all();
+            (
+                min(&a.view(), &o, &NEVER).unwrap().values[[]],
+                max(&a.view(), &o, &NEVER).unwrap().values[[]],
+            )
+        };
+        assert_eq!(extremes(&a.view(), &NEVER).unwrap(), Some(want(&a)));
+        let t = a.t().to_owned();
+        assert_eq!(extremes(&a.t(), &NEVER).unwrap(), Some(want(&t)));
+        a[[3, 20_000]] = f64::NAN;
+        let (lo, hi) = extremes(&a.view(), &NEVER).unwrap().unwrap();
+        assert!(lo.is_nan() && hi.is_nan());
+        let e = ArrayD::<f64>::zeros(IxDyn(&[3, 0]));
+        assert_eq!(extremes(&e.view(), &NEVER).unwrap(), None);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use ndarray::ArrayViewD;
 use crate::cancel::Cancel;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::{engine, mem, pool};
+use crate::{engine, mem, pool, simd};
 
 /// Elements per parallel task.
 const TASK: usize = 1 << 16;
@@ -67,7 +67,7 @@ impl<'e> Bins<'e> {
     }
 
     /// For evenly spaced edges: NumPy's estimate of `x`'s bin, `(x - lo) * bins / (hi - lo)`
-    /// clamped to the bins (NaN to the first), without branches so that a loop of them
+    /// clamped to the bins (NaN to the last; [`Bins::step`] then finds it outside), without branches so that a loop of them
     /// vectorizes. It is off by less than one bin (its rounding error is below `bins × 2⁻⁵⁰`,
     /// and [`Bins::new`] sends more than 2³¹ bins to the search), so one [`Bins::step`] settles
     /// it.
@@ -116,6 +116,13 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
     let n = bins.len();
     let mut at = [0usize; STAGE];
     let mut vals = [0.0f64; STAGE];
+    let even = simd::EvenBins {
+        edges: bins.edges,
+        lo: bins.lo,
+        hi: bins.hi,
+        scale: bins.scale,
+        top: bins.top,
+    };
     let (c01, c23) = c.split_at_mut(2 * n);
     let (c0, c1) = c01.split_at_mut(n);
     let (c2, c3) = c23.split_at_mut(n);
@@ -129,14 +136,20 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
                 crate::simd::prefetch(line.as_ptr());
             }
         }
-        // The estimates first, in a loop the compiler vectorizes; then the steps, which read
-        // the edges.
-        for ((slot, v), &x) in at.iter_mut().zip(vals.iter_mut()).zip(block) {
-            *v = x.to_f64();
-            *slot = bins.guess(*v);
-        }
-        for (slot, &x) in at.iter_mut().zip(&vals[..block.len()]) {
-            *slot = bins.step(*slot, x);
+        // The values as `f64` (float64 read where they lie), their bins four at a time where
+        // the level allows (a third of the time of the loops below, which the compiler keeps
+        // scalar: they read the edges), the rest as estimates, then steps.
+        let vals: &[f64] = if let crate::dtype::Native::F64(v) = T::native(block) {
+            v
+        } else {
+            for (v, &x) in vals.iter_mut().zip(block) {
+                *v = x.to_f64();
+            }
+            &vals[..block.len()]
+        };
+        let done = simd::even_bins(vals, &mut at, &even);
+        for (slot, &x) in at[done..].iter_mut().zip(&vals[done..]) {
+            *slot = bins.step(bins.guess(x), x);
         }
         let staged = &at[..block.len()];
         let quads = staged.chunks_exact(4);
@@ -333,6 +346,48 @@ mod tests {
             }
         }
         c
+    }
+
+    /// Edges as `numpy.linspace` makes them: `lo + i * step`, the last set to `hi`.
+    fn linspace(lo: f64, hi: f64, bins: usize) -> Vec<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        let step = (hi - lo) / bins as f64;
+        #[allow(clippy::cast_precision_loss)]
+        let mut e: Vec<f64> = (0..=bins).map(|i| lo + i as f64 * step).collect();
+        e[bins] = hi;
+        e
+    }
+
+    #[test]
+    fn bins_found_four_at_a_time_are_the_bins_found_one_at_a_time() {
+        for (lo, hi, n) in
+            [(-3.7, 4.1, 100), (0.0, 1.0, 1), (1e-3, 1e-3 + 1e-12, 7), (-1e300, 1e300, 3)]
+        {
+            let edges = linspace(lo, hi, n);
+            let bins = Bins::new(&edges, true).unwrap();
+            assert!(bins.uniform);
+            let mut vals = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.0, 0.0, lo, hi];
+            for &e in &edges {
+                // Each edge, and its neighbours on either side.
+                vals.extend([e, e.next_up(), e.next_down(), -e]);
+            }
+            vals.extend(
+                (0..4001).map(|i| lo - (hi - lo) * 0.1 + (hi - lo) * 1.2 * f64::from(i) / 4000.0),
+            );
+            let even = simd::EvenBins { edges: &edges, lo, hi, scale: bins.scale, top: bins.top };
+            let mut at = vec![usize::MAX; vals.len()];
+            let done = simd::even_bins(&vals, &mut at, &even);
+            if simd::level() as u8 >= simd::Level::Avx2 as u8 {
+                assert_eq!(done, vals.len() / 4 * 4);
+            }
+            for (k, &x) in vals[..done].iter().enumerate() {
+                assert_eq!(
+                    at[k],
+                    bins.step(bins.guess(x), x),
+                    "value {x:e} of bins over {lo}..{hi}"
+                );
+            }
+        }
     }
 
     #[test]

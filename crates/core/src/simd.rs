@@ -280,6 +280,33 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
 }
 
 #[cfg(target_arch = "x86_64")]
+/// Evenly spaced histogram bins as [`crate::histogram`] finds them: NumPy's estimate
+/// `(x - lo) * scale` clamped to `0..=top`, then one step down or up as the edges say, and
+/// `top + 2` (past the last bin) for a value outside `lo..=hi` or NaN.
+pub(crate) struct EvenBins<'e> {
+    pub(crate) edges: &'e [f64],
+    pub(crate) lo: f64,
+    pub(crate) hi: f64,
+    pub(crate) scale: f64,
+    /// The last bin's index, as a float (below 2³¹).
+    pub(crate) top: f64,
+}
+
+/// Writes the bin of `vals[i]` to `at[i]` for the first whole fours of `vals` where the level
+/// allows AVX2 (each value's two edges one 128-bit load, the steps as masks: the same
+/// arithmetic and comparisons as the scalar finder, so the same bins), and returns how many it
+/// did: 0 at the baseline level, and the caller finds the rest.
+pub(crate) fn even_bins(vals: &[f64], at: &mut [usize], bins: &EvenBins<'_>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if level() as u8 >= Level::Avx2 as u8 {
+        // SAFETY: `level()` is AVX2 or above only on a CPU that has AVX2.
+        #[allow(unsafe_code)]
+        return unsafe { x86::even_bins(vals, at, bins) };
+    }
+    let _ = (vals, at, bins);
+    0
+}
+
 mod arg;
 
 /// Hand-written AVX2 loops for float leaves: the same accumulators, in the same order, as
@@ -597,6 +624,76 @@ mod x86 {
             unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().add(8 * r).cast(), *b) };
         }
         (lanes, whole)
+    }
+
+    /// [`super::even_bins`] on a CPU with AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn even_bins(vals: &[f64], at: &mut [usize], b: &super::EvenBins<'_>) -> usize {
+        use std::arch::x86_64::{
+            _CMP_GE_OQ, _CMP_LE_OQ, _CMP_LT_OQ, _mm_loadu_pd, _mm_storeu_si128, _mm256_add_epi64,
+            _mm256_blendv_pd, _mm256_castpd_si256, _mm256_castsi256_pd, _mm256_cvtepi32_epi64,
+            _mm256_cvttpd_epi32, _mm256_set_m128d, _mm256_set1_epi64x, _mm256_setzero_si256,
+            _mm256_sub_epi64, _mm256_unpackhi_pd, _mm256_unpacklo_pd,
+        };
+        let n = vals.len().min(at.len()) / 4 * 4;
+        let e = b.edges;
+        // The gathers read `edges[i]` and `edges[i + 1]` for `i <= top`: inside `edges`.
+        assert!(e.len() >= 2 && b.top + 2.0 <= e.len() as f64 && b.top < 2_147_483_648.0);
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let last = b.top as i64;
+        let (lo, hi) = (_mm256_set1_pd(b.lo), _mm256_set1_pd(b.hi));
+        let (scale, top, zero) =
+            (_mm256_set1_pd(b.scale), _mm256_set1_pd(b.top), _mm256_setzero_pd());
+        let (first, last_i, past) =
+            (_mm256_setzero_si256(), _mm256_set1_epi64x(last), _mm256_set1_epi64x(last + 1));
+        for k in (0..n).step_by(4) {
+            // SAFETY: `k + 4 <= n <= vals.len(), at.len()`; the gathered indices are in
+            // `0..=top` (clamped below), so `i` and `i + 1` are edges.
+            unsafe {
+                let x = _mm256_loadu_pd(vals.as_ptr().add(k));
+                // `min_pd(f, top)` is `f < top ? f : top` and `max_pd(f, 0)` is `f > 0 ? f : 0`,
+                // the scalar clamps exactly (NaN goes to `top`, then is out of range).
+                let f = _mm256_max_pd(
+                    _mm256_min_pd(_mm256_mul_pd(_mm256_sub_pd(x, lo), scale), top),
+                    zero,
+                );
+                let i32s = _mm256_cvttpd_epi32(f);
+                // Each value's two edges are neighbours, one 128-bit load: four loads and two
+                // unpacks in place of two gathers (which took 60 % of the time).
+                let mut ix = [0i32; 4];
+                _mm_storeu_si128(ix.as_mut_ptr().cast(), i32s);
+                #[allow(clippy::cast_sign_loss)]
+                let pair = |j: usize| _mm_loadu_pd(e.as_ptr().add(ix[j] as usize));
+                let (p02, p13) =
+                    (_mm256_set_m128d(pair(2), pair(0)), _mm256_set_m128d(pair(3), pair(1)));
+                let (below, above) = (_mm256_unpacklo_pd(p02, p13), _mm256_unpackhi_pd(p02, p13));
+                let i = _mm256_cvtepi32_epi64(i32s);
+                let valid = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(x, lo),
+                    _mm256_cmp_pd::<_CMP_LE_OQ>(x, hi),
+                );
+                let down = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_LT_OQ>(x, below),
+                    _mm256_castsi256_pd(_mm256_cmpgt_epi64(i, first)),
+                );
+                let up = _mm256_and_pd(
+                    _mm256_cmp_pd::<_CMP_GE_OQ>(x, above),
+                    _mm256_castsi256_pd(_mm256_cmpgt_epi64(last_i, i)),
+                );
+                // The masks are -1 where set: `i - down + up` is `i + down_mask - up_mask`.
+                let stepped = _mm256_sub_epi64(
+                    _mm256_add_epi64(i, _mm256_castpd_si256(down)),
+                    _mm256_castpd_si256(up),
+                );
+                let bin = _mm256_blendv_pd(
+                    _mm256_castsi256_pd(past),
+                    _mm256_castsi256_pd(stepped),
+                    valid,
+                );
+                _mm256_storeu_si256(at.as_mut_ptr().add(k).cast(), _mm256_castpd_si256(bin));
+            }
+        }
+        n
     }
 
     /// Leaf sums of `float64` elements.

@@ -1,11 +1,14 @@
 //! The counting kernel behind `histogram`; the public function (NumPy's bins, range and density
 //! handling) is in `nocopy/_stats.py`.
 
-use nocopy_core::{AnyView, Error, dispatch, histogram};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use nocopy_core::{
+    AnyArray, AnyView, Cancel, Element, Error, Result, describe, dispatch, histogram, mem,
+};
 use numpy::PyArray1;
 use pyo3::prelude::*;
 
-use crate::convert::{Memory, asarray, policy};
+use crate::convert::{Memory, asarray, policy, to_numpy};
 use crate::run::run;
 
 /// Counts of `a`'s values between `edges` (int64), or with `weights` (float64, `a`'s shape)
@@ -42,4 +45,34 @@ pub(crate) fn _histogram(
         dispatch!(source.view(), v => histogram::weighted(&v, &w, &edges, uniform, cancel))
     })?;
     Ok(PyArray1::from_vec(py, sums).into_any().unbind())
+}
+
+/// The least and greatest value of `a` in one pass, as `(a.min(), a.max())` (NaN if any value
+/// is NaN; the element type kept): the range of a histogram whose range is not given. `None`
+/// when `a` is empty.
+#[pyfunction]
+#[pyo3(signature = (a, *, copy=None))]
+pub(crate) fn _extremes(
+    py: Python<'_>,
+    a: &Bound<'_, PyAny>,
+    copy: Option<bool>,
+) -> PyResult<Option<(Py<PyAny>, Py<PyAny>)>> {
+    fn pair<T: Element>(
+        v: &ArrayViewD<'_, T>,
+        cancel: &Cancel,
+    ) -> Result<Option<(AnyArray, AnyArray)>>
+    where
+        ArrayD<T>: Into<AnyArray>,
+    {
+        let one = |x: T| mem::shaped(IxDyn(&[]), mem::filled(1, x)?).map(Into::into);
+        describe::extremes(v, cancel)?.map(|(lo, hi)| Ok((one(lo)?, one(hi)?))).transpose()
+    }
+    let array = asarray(a)?;
+    let memory = Memory::of(&array)?;
+    let found = run(py, memory.work(), |cancel| {
+        let source = memory.open(policy(copy), cancel)?;
+        dispatch!(source.view(), v => pair(&v, cancel))
+    })?;
+    let half = memory.is_half();
+    found.map(|(lo, hi)| Ok((to_numpy(py, lo, half)?, to_numpy(py, hi, half)?))).transpose()
 }

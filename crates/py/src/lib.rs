@@ -26,7 +26,7 @@ mod _native {
     #[pymodule_export]
     use crate::distance::{_cdist, _knn, _pdist};
     #[pymodule_export]
-    use crate::histogram::_histogram;
+    use crate::histogram::{_extremes, _histogram};
     #[pymodule_export]
     use crate::kmeans::{_assign, _lloyd, _plusplus, _tolerance};
     #[pymodule_export]
