@@ -43,6 +43,14 @@ for a in (np.concatenate([near, rng.standard_normal(9999), [np.nan, np.inf, -np.
           near.astype(np.float32), ints):
     for bins in (100, 7, 1):
         h.update(nc.histogram(a[np.isfinite(a)] if bins == 7 else a, bins, range=(-3.7, 4.1))[0].tobytes())
+# Scaling: statistics and the transform, along rows and down columns, in and out of place.
+for a in (x, np.asfortranarray(x), x.astype(np.float32), ints, wide):
+    h.update(nc.standardize(a).tobytes())
+    h.update(nc.standardize(a, axis=1, ddof=1).tobytes())
+    h.update(nc.minmax_scale(a, feature_range=(-1, 3)).tobytes())
+    inplace = a.astype(np.float64)
+    nc.standardize(inplace, out=inplace)
+    h.update(inplace.tobytes())
 print(h.hexdigest())
 """
 
