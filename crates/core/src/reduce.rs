@@ -384,9 +384,8 @@ impl Moments {
     /// The moments of a slice, in two passes over it (the slice should fit in cache).
     #[must_use]
     pub fn of<T: Element>(xs: &[T], skipna: bool) -> Moments {
-        let (count, sum) = simd::sum_block(xs, skipna);
-        let mean = if count > 0 { sum / count as f64 } else { 0.0 };
-        Moments { count, sum, m2: simd::m2_block(xs, mean, skipna) }
+        let (count, sum, m2) = simd::moments_block(xs, skipna);
+        Moments { count, sum, m2 }
     }
 
     /// The moments of `self`'s values followed by `other`'s.

@@ -791,9 +791,19 @@ fn m2_body<T: Element, const L: u8>(xs: &[T], mean: f64, skipna: bool) -> f64 {
     pairwise::<T, L>(xs, Term { mean: Some(mean), skipna })
 }
 
+/// [`sum_block`], then [`m2_block`] about the mean it gives, in one call: a lane of a few dozen
+/// values (rows of a narrow table) spent as long choosing each pass's copy as in it.
+#[inline(always)]
+#[allow(clippy::cast_precision_loss)]
+fn moments_body<T: Element, const L: u8>(xs: &[T], skipna: bool) -> (u64, f64, f64) {
+    let (count, sum) = sum_body::<T, L>(xs, skipna);
+    let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+    (count, sum, m2_body::<T, L>(xs, mean, skipna))
+}
+
 multilevel! {
-    /// Sum of squared deviations from `mean` over a block (NaN skipped or not).
-    fn m2_block<T>(xs: &[T], mean: f64, skipna: bool) -> f64 = m2_body;
+    /// Count, sum and squared deviations from the mean of a block (NaN skipped or not).
+    fn moments_block<T>(xs: &[T], skipna: bool) -> (u64, f64, f64) = moments_body;
 }
 
 /// Minimum and maximum of a non-empty slice, and whether it holds a NaN; element `i` of each
@@ -1016,9 +1026,9 @@ mod tests {
         for block in xs.chunks(crate::engine::BLOCK).chain(ys.chunks(crate::engine::BLOCK)) {
             for skipna in [false, true] {
                 let (n, s) = sum_block(block, skipna);
-                out.push((n as f64).to_bits());
-                out.push(s.to_bits());
-                out.push(m2_block(block, s / n as f64, skipna).to_bits());
+                let (n2, s2, m2) = moments_block(block, skipna);
+                assert_eq!((n, s.to_bits()), (n2, s2.to_bits()));
+                out.extend([(n as f64).to_bits(), s.to_bits(), m2.to_bits()]);
             }
             let (lo, hi, nan) = min_max(block);
             out.extend([lo.to_f64().to_bits(), hi.to_f64().to_bits(), u64::from(nan)]);
