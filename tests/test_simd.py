@@ -42,7 +42,8 @@ near = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, 
 for a in (np.concatenate([near, rng.standard_normal(9999), [np.nan, np.inf, -np.inf]]),
           near.astype(np.float32), ints):
     for bins in (100, 7, 1):
-        h.update(nc.histogram(a[np.isfinite(a)] if bins == 7 else a, bins, range=(-3.7, 4.1))[0].tobytes())
+        b = a[np.isfinite(a)] if bins == 7 else a
+        h.update(nc.histogram(b, bins, range=(-3.7, 4.1))[0].tobytes())
 # Scaling: statistics and the transform, along rows and down columns, in and out of place.
 for a in (x, np.asfortranarray(x), x.astype(np.float32), ints, wide):
     h.update(nc.standardize(a).tobytes())
