@@ -88,20 +88,34 @@ def fma_peak() -> tuple[float, float]:
     return peaks[0], peaks[1]
 
 
+# Run first in the children below: the resident size and its high-water mark, from the child's
+# own memory map. `ru_maxrss` will not do: Linux carries the parent's high-water mark into a
+# child across `exec` (a bench process holding 3 GB of arrays made knn "peak" at 2.8 GB), and
+# a child whose inherited mark is above its own peak would show no growth at all.
+_PEAK = """
+import resource
+def resident(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) * 1024
+def start_peak():
+    # Writing 5 to clear_refs resets the high-water mark to the resident size now.
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return resident("VmRSS")
+"""
+
+
 def peak_memory_of_knn(n_base: int, n_queries: int) -> tuple[int, int]:
     """(base bytes, extra peak bytes) of knn over a float32 base of 128 columns, k=10, in a
     child process; the result arrays are counted."""
-    code = f"""
-import resource, numpy as np, nocopy as nc
+    code = f"""{_PEAK}
+import numpy as np, nocopy as nc
 rng = np.random.default_rng(0)
 base = rng.standard_normal(({n_base}, 128), dtype=np.float32)
 queries = rng.standard_normal(({n_queries}, 128), dtype=np.float32)
-# The resident size now (not the high-water mark, which the generation above may have set).
-with open("/proc/self/status") as f:
-    before = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+before = start_peak()
 nc.knn(base, queries, 10)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024)
+print(resident("VmHWM") - before)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return n_base * 128 * 4, int(out.stdout.strip())
@@ -138,13 +152,12 @@ def numpy_four(a: np.ndarray, axis: int | None = None) -> None:
 
 def peak_memory_of_describe(nbytes: int) -> tuple[int, int]:
     """(input bytes, extra peak bytes) of describe on a fresh array, in a child process."""
-    code = f"""
-import resource, numpy as np, nocopy as nc
+    code = f"""{_PEAK}
+import numpy as np, nocopy as nc
 x = np.ones({nbytes // 8}, dtype=np.float64); x[::7] = 2.0
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = start_peak()
 nc.describe(x)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print((after - before) * 1024)
+print(resident("VmHWM") - before)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return nbytes, int(out.stdout.strip())
