@@ -93,7 +93,6 @@ def fma_peak() -> tuple[float, float]:
 # child across `exec` (a bench process holding 3 GB of arrays made knn "peak" at 2.8 GB), and
 # a child whose inherited mark is above its own peak would show no growth at all.
 _PEAK = """
-import resource
 def resident(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) * 1024

@@ -34,18 +34,8 @@ impl<T: Element> Partial<T> {
         }
         // Three passes over a block in L1 (sum, extremes, squared deviations) measured faster
         // than fusing the first two, whose loop the compiler vectorizes poorly.
-        let moments = Moments::of(xs, skipna);
-        let (lo, hi, nan) = simd::min_max(xs);
-        if nan {
-            // NaN present: the exact scan applies the NaN rule (`min_max` has run already).
-            Partial {
-                moments,
-                min: extreme_exact(xs, false, skipna),
-                max: extreme_exact(xs, true, skipna),
-            }
-        } else {
-            Partial { moments, min: Some(lo), max: Some(hi) }
-        }
+        let (min, max) = extremes_of(xs, skipna);
+        Partial { moments: Moments::of(xs, skipna), min, max }
     }
 
     /// The state of `self`'s values followed by `other`'s.
@@ -59,10 +49,22 @@ impl<T: Element> Partial<T> {
     }
 }
 
+/// The least and greatest of a non-empty slice, NaN skipped or propagated.
+fn extremes_of<T: Element>(xs: &[T], skipna: bool) -> (Option<T>, Option<T>) {
+    let (lo, hi, nan) = simd::min_max(xs);
+    if nan {
+        // NaN present: the exact scan applies the NaN rule (`min_max` has run already).
+        (extreme_exact(xs, false, skipna), extreme_exact(xs, true, skipna))
+    } else {
+        (Some(lo), Some(hi))
+    }
+}
+
 struct DescribeR {
     skipna: bool,
     /// Whether to keep the moments; without them only the extremes are found (the range of a
-    /// histogram), in a third of the time of a block.
+    /// histogram), in a third of the time of a block. Only [`extremes`] clears it, over all
+    /// axes: one lane, never read side by side, so [`Reducer::columns`] always keeps them.
     moments: bool,
 }
 
@@ -72,12 +74,7 @@ impl<T: Element> Reducer<T> for DescribeR {
         if self.moments {
             return Partial::of(xs, self.skipna);
         }
-        let (lo, hi, nan) = simd::min_max(xs);
-        let (min, max) = if nan {
-            (extreme_exact(xs, false, self.skipna), extreme_exact(xs, true, self.skipna))
-        } else {
-            (Some(lo), Some(hi))
-        };
+        let (min, max) = extremes_of(xs, self.skipna);
         Partial { moments: Moments::default(), min, max }
     }
     fn merge(&self, a: Partial<T>, b: Partial<T>) -> Partial<T> {

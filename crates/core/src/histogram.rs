@@ -25,14 +25,11 @@ const SERIAL_BELOW: usize = 1 << 17;
 
 /// Finds the bin of a value.
 struct Bins<'e> {
-    edges: &'e [f64],
     /// Evenly spaced edges: find by arithmetic, then check.
     uniform: bool,
-    lo: f64,
-    hi: f64,
-    scale: f64,
-    /// The last bin's index, as a float.
-    top: f64,
+    /// The edges, the outer ones, and the arithmetic's scale and last bin (for any edges; used
+    /// only when `uniform`).
+    even: simd::EvenBins<'e>,
 }
 
 impl<'e> Bins<'e> {
@@ -49,11 +46,11 @@ impl<'e> Bins<'e> {
         let uniform = uniform && scale.is_finite() && scale > 0.0 && edges.len() <= 1 << 31;
         #[allow(clippy::cast_precision_loss)]
         let top = (edges.len() - 2) as f64;
-        Ok(Bins { edges, uniform, lo, hi, scale, top })
+        Ok(Bins { uniform, even: simd::EvenBins { edges, lo, hi, scale, top } })
     }
 
     fn len(&self) -> usize {
-        self.edges.len() - 1
+        self.even.edges.len() - 1
     }
 
     /// The bin of `x`, if it has one.
@@ -67,15 +64,15 @@ impl<'e> Bins<'e> {
     }
 
     /// For evenly spaced edges: NumPy's estimate of `x`'s bin, `(x - lo) * bins / (hi - lo)`
-    /// clamped to the bins (NaN to the last; [`Bins::step`] then finds it outside), without branches so that a loop of them
-    /// vectorizes. It is off by less than one bin (its rounding error is below `bins × 2⁻⁵⁰`,
-    /// and [`Bins::new`] sends more than 2³¹ bins to the search), so one [`Bins::step`] settles
-    /// it.
+    /// clamped to the bins (NaN to the last; [`Bins::step`] then finds it outside), without
+    /// branches so that a loop of them vectorizes. It is off by less than one bin (its rounding
+    /// error is below `bins × 2⁻⁵⁰`, and [`Bins::new`] sends more than 2³¹ bins to the search),
+    /// so one [`Bins::step`] settles it.
     #[inline(always)]
     #[allow(clippy::inline_always, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     fn guess(&self, x: f64) -> usize {
-        let f = (x - self.lo) * self.scale;
-        let f = if f < self.top { f } else { self.top };
+        let f = (x - self.even.lo) * self.even.scale;
+        let f = if f < self.even.top { f } else { self.even.top };
         let f = if f > 0.0 { f } else { 0.0 };
         f as u32 as usize
     }
@@ -86,9 +83,9 @@ impl<'e> Bins<'e> {
     #[inline(always)]
     #[allow(clippy::inline_always, clippy::needless_bitwise_bool)]
     fn step(&self, i: usize, x: f64) -> usize {
-        let e = self.edges;
+        let e = self.even.edges;
         let last = e.len() - 2;
-        let valid = (x >= self.lo) & (x <= self.hi);
+        let valid = (x >= self.even.lo) & (x <= self.even.hi);
         let (below, above) = (e[i], e[i + 1]);
         let down = usize::from((x < below) & (i > 0));
         let up = usize::from((x >= above) & (i < last));
@@ -97,11 +94,11 @@ impl<'e> Bins<'e> {
 
     /// The bin of `x` by binary search over the edges.
     fn search(&self, x: f64) -> Option<usize> {
-        if !(x >= self.lo && x <= self.hi) {
+        if !(x >= self.even.lo && x <= self.even.hi) {
             return None;
         }
         // Edges at or below x; x >= lo, so at least 1.
-        Some((self.edges.partition_point(|&e| e <= x) - 1).min(self.len() - 1))
+        Some((self.even.edges.partition_point(|&e| e <= x) - 1).min(self.len() - 1))
     }
 }
 
@@ -116,13 +113,6 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
     let n = bins.len();
     let mut at = [0usize; STAGE];
     let mut vals = [0.0f64; STAGE];
-    let even = simd::EvenBins {
-        edges: bins.edges,
-        lo: bins.lo,
-        hi: bins.hi,
-        scale: bins.scale,
-        top: bins.top,
-    };
     let (c01, c23) = c.split_at_mut(2 * n);
     let (c0, c1) = c01.split_at_mut(n);
     let (c2, c3) = c23.split_at_mut(n);
@@ -147,7 +137,7 @@ fn count_uniform<T: Element>(xs: &[T], bins: &Bins<'_>, c: &mut [u64]) {
             }
             &vals[..block.len()]
         };
-        let done = simd::even_bins(vals, &mut at, &even);
+        let done = simd::even_bins(vals, &mut at, &bins.even);
         for (slot, &x) in at[done..].iter_mut().zip(&vals[done..]) {
             *slot = bins.step(bins.guess(x), x);
         }
@@ -374,9 +364,8 @@ mod tests {
             vals.extend(
                 (0..4001).map(|i| lo - (hi - lo) * 0.1 + (hi - lo) * 1.2 * f64::from(i) / 4000.0),
             );
-            let even = simd::EvenBins { edges: &edges, lo, hi, scale: bins.scale, top: bins.top };
             let mut at = vec![usize::MAX; vals.len()];
-            let done = simd::even_bins(&vals, &mut at, &even);
+            let done = simd::even_bins(&vals, &mut at, &bins.even);
             if simd::level() as u8 >= simd::Level::Avx2 as u8 {
                 assert_eq!(done, vals.len() / 4 * 4);
             }

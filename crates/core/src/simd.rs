@@ -279,7 +279,6 @@ fn pairwise<T: Element, const L: u8>(xs: &[T], term: Term) -> f64 {
     s[0]
 }
 
-#[cfg(target_arch = "x86_64")]
 /// Evenly spaced histogram bins as [`crate::histogram`] finds them: NumPy's estimate
 /// `(x - lo) * scale` clamped to `0..=top`, then one step down or up as the edges say, and
 /// `top + 2` (past the last bin) for a value outside `lo..=hi` or NaN.
@@ -307,6 +306,7 @@ pub(crate) fn even_bins(vals: &[f64], at: &mut [usize], bins: &EvenBins<'_>) -> 
     0
 }
 
+#[cfg(target_arch = "x86_64")]
 mod arg;
 
 /// Hand-written AVX2 loops for float leaves: the same accumulators, in the same order, as
@@ -637,7 +637,7 @@ mod x86 {
         };
         let n = vals.len().min(at.len()) / 4 * 4;
         let e = b.edges;
-        // The gathers read `edges[i]` and `edges[i + 1]` for `i <= top`: inside `edges`.
+        // The loads read `edges[i]` and `edges[i + 1]` for `i <= top`: inside `edges`.
         assert!(e.len() >= 2 && b.top + 2.0 <= e.len() as f64 && b.top < 2_147_483_648.0);
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let last = b.top as i64;
@@ -791,8 +791,8 @@ fn m2_body<T: Element, const L: u8>(xs: &[T], mean: f64, skipna: bool) -> f64 {
     pairwise::<T, L>(xs, Term { mean: Some(mean), skipna })
 }
 
-/// [`sum_block`], then [`m2_block`] about the mean it gives, in one call: a lane of a few dozen
-/// values (rows of a narrow table) spent as long choosing each pass's copy as in it.
+/// [`sum_block`], then the squared deviations from the mean it gives, in one call (one copy
+/// of the kernels chosen per block, not one per pass).
 #[inline(always)]
 #[allow(clippy::cast_precision_loss)]
 fn moments_body<T: Element, const L: u8>(xs: &[T], skipna: bool) -> (u64, f64, f64) {
