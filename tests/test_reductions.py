@@ -330,9 +330,11 @@ SIDE_BY_SIDE = ["sum", "mean", "var", "std", "nansum", "nanmean", "nanvar", "min
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32", "uint8", "bool"])
-# Widths: narrow (one strip at a time), a group of its own, wider than one group of sums.
+# Widths: narrow (one strip at a time), a group of its own, wider than one group of sums
+# (folded row by row, or in registers when the rows are few).
 @pytest.mark.parametrize(
-    ("rows", "width"), [(1, 70), (7, 70), (2049, 70), (150, 1100), (2 * 2048 * 64 + 3, 6)]
+    ("rows", "width"),
+    [(1, 70), (7, 70), (2049, 70), (150, 1100), (43, 1100), (2 * 2048 * 64 + 3, 6)],
 )
 def test_lanes_side_by_side_have_the_bits_of_contiguous_lanes(dtype, rows, width):
     rng = np.random.default_rng(rows)

@@ -83,7 +83,10 @@ fn pairwise_body<T: Element, const L: u8>(
     let stride = w + 8;
     let mut small = [0.0f64; LANES * (WIDTH + 8)];
     let mut large;
-    let acc: &mut [f64] = if w <= WIDTH {
+    let acc: &mut [f64] = if leaves == 1 && in_registers::<T, L>(mean, skipna, w, n) {
+        // No accumulators in memory to clear.
+        &mut []
+    } else if w <= WIDTH {
         &mut small[..LANES * stride]
     } else {
         #[allow(clippy::disallowed_macros)] // bounded by SUM_WIDTH, not by the input
@@ -121,6 +124,34 @@ fn pairwise_body<T: Element, const L: u8>(
     out[..w].copy_from_slice(&sums[..w]);
 }
 
+/// Rows of a leaf up to which plain float sums of a wide group are taken in registers (the
+/// hand-written strips of four columns), not folded row by row into accumulators in memory:
+/// as many rows as that are streams the hardware follows, and the strips spare every
+/// accumulator a load and a store. Measured (min of 5 runs of 9, in L3) on groups of 1024
+/// columns, folded against in registers: `sum(axis=0)` of `float32` (32, 25000) 0.43× NumPy
+/// against 0.62×, (64, 12500) 0.55× against 0.62×, (32, 10⁵) 0.45× against 0.77×; `float64`
+/// (32, 25000) 0.77× against 1.10×, (64, 12500) 0.81× against 1.15×; at 96 rows folding
+/// is faster (1.02× against 0.90×).
+const REGISTER_ROWS: usize = 64;
+
+/// Whether [`leaf`] takes `rows` rows of `w` columns in registers ([`x86::leaf_sums`]):
+/// plain sums of `float64` or `float32` on a level with AVX2, of narrow groups or of few rows
+/// ([`REGISTER_ROWS`]).
+#[inline(always)]
+fn in_registers<T: Element, const L: u8>(
+    mean: Option<&[f64]>,
+    skipna: bool,
+    w: usize,
+    rows: usize,
+) -> bool {
+    cfg!(target_arch = "x86_64")
+        && L >= Level::Avx2 as u8
+        && mean.is_none()
+        && !skipna
+        && (w <= WIDTH || rows <= REGISTER_ROWS)
+        && matches!(T::native(&[]), crate::dtype::Native::F32(_) | crate::dtype::Native::F64(_))
+}
+
 /// The sum of each column over the rows `leaf` (one leaf) into `out`: row `r` into
 /// accumulator `r % LANES` (counted from the leaf's start), the accumulators in their tree.
 #[inline(always)]
@@ -135,12 +166,11 @@ fn leaf<T: Element, const L: u8>(
 ) {
     let w = rows.ncols();
     #[cfg(target_arch = "x86_64")]
-    if L >= Level::Avx2 as u8 && mean.is_none() && !skipna && w <= WIDTH {
+    if in_registers::<T, L>(mean, skipna, w, leaf.len()) {
         // SAFETY: `L` is the level the calling copy was compiled for, so this CPU has AVX2.
         let done = unsafe { x86::leaf_sums(rows, leaf.clone(), &mut out[..w]) };
-        if done {
-            return;
-        }
+        assert!(done, "in_registers takes float64 and float32 only");
+        return;
     }
     match (mean, skipna) {
         (None, false) => fold_leaf(rows, leaf, w, acc, stride, |x: T, _| x.to_f64()),
@@ -220,7 +250,7 @@ fn fold_leaf<T: Element>(
 const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators out");
 
 /// Hand-written AVX2 leaves of plain float sums of narrow tables (up to [`WIDTH`] columns, too
-/// short a read a row for [`fold_leaf`]): a strip of four columns at a time, its eight
+/// short a read a row for [`fold_leaf`]) and of few rows ([`REGISTER_ROWS`]): a strip of four columns at a time, its eight
 /// accumulators (`LANES`, row `r` of the leaf into `r % 8`) held in eight registers down the
 /// leaf's rows, then their tree; the same additions in the same order as [`fold_leaf`].
 #[cfg(target_arch = "x86_64")]
