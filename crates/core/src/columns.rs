@@ -201,7 +201,9 @@ fn leaf<T: Element, const L: u8>(
 
 /// Row `i` of `leaf` added into accumulator `i % LANES` as `term(x, column)`, rows in order
 /// down each accumulator: every row's part one contiguous read, each accumulator loaded and
-/// stored once for two of its rows.
+/// stored once for four of its rows (for two, min of 3 runs of 9: `sum(axis=0)` of float32
+/// (100, 100, 100) 196 µs against 169, (3000, 3000) 2.14 ms against 1.80; float64 (1000,
+/// 1000) 177 against 158, `var` 712 against 584).
 #[inline(always)]
 fn fold_leaf<T: Element>(
     rows: &ArrayView2<'_, T>,
@@ -227,7 +229,18 @@ fn fold_leaf<T: Element>(
     }
     let mut i = LANES;
     while i < n {
-        if i + 2 * LANES <= n {
+        if i + 4 * LANES <= n {
+            for (k, a) in acc.chunks_exact_mut(stride).enumerate() {
+                let a = &mut a[..w];
+                let (x0, x1) = (x(i + k), x(i + LANES + k));
+                let (x2, x3) = (x(i + 2 * LANES + k), x(i + 3 * LANES + k));
+                for c in 0..w {
+                    let s = (a[c] + term(x0[c], c)) + term(x1[c], c);
+                    a[c] = (s + term(x2[c], c)) + term(x3[c], c);
+                }
+            }
+            i += 4 * LANES;
+        } else if i + 2 * LANES <= n {
             for (k, a) in acc.chunks_exact_mut(stride).enumerate() {
                 let (a, xs, ys) = (&mut a[..w], x(i + k), x(i + LANES + k));
                 for c in 0..w {
