@@ -390,15 +390,16 @@ def test_describe_of_lanes_side_by_side_has_the_bits_of_contiguous_lanes(dtype, 
             assert same, (field, v.strides, g[:5], want[:5])
 
 
-# Positions of extremes over long contiguous runs are found block by block from the values
-# alone, then looked for in the first block holding the best; NaN in some blocks only.
+# Extremes over long contiguous runs are found in one pass over the run (block by block where
+# it holds a NaN), positions from the values alone, then looked for in the first block holding
+# the best; NaN in some blocks only.
 @pytest.mark.parametrize("n", [2048 * 3 + 5, 2048 * 64 * 2 + 77])
 @pytest.mark.parametrize(
     ("dtype", "nan_blocks"),
     [(f, b) for f in ("float64", "float32") for b in [(), (0,), (2,), (1, 2)]]
     + [("int64", ()), ("int32", ())],
 )
-def test_positions_of_extremes_in_long_runs_match_numpy(n, dtype, nan_blocks):
+def test_extremes_and_their_positions_in_long_runs_match_numpy(n, dtype, nan_blocks):
     rng = np.random.default_rng(n + len(nan_blocks))
     x = (rng.standard_normal(n) * 50).round().astype(dtype)
     # Ties for the best in several blocks: the first one's position is the answer.
@@ -410,6 +411,9 @@ def test_positions_of_extremes_in_long_runs_match_numpy(n, dtype, nan_blocks):
     for v in (x, x[::-1]):
         for name in ("argmin", "argmax", "nanargmin", "nanargmax"):
             assert getattr(nc, name)(v) == getattr(np, name)(v), name
+        for name in ("min", "max", "nanmin", "nanmax"):
+            got, want = getattr(nc, name)(v), getattr(np, name)(v)
+            assert_array_equal(got, want, name)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int64", "int32"])

@@ -580,9 +580,23 @@ struct ExtremeR {
 impl<T: Element> Reducer<T> for ExtremeR {
     type State = Option<T>;
     const SERIAL_BYTES: usize = engine::STREAM_SERIAL_BYTES;
+    /// A run of many blocks (see [`Reducer::ANY_CUT`]) is scanned in one pass, its running
+    /// extremes folded once, not once per block (`max` of (1000, 1000) float32: 488 folds);
+    /// where it holds a NaN, block by block, so that the exact scan after a NaN covers a
+    /// block, not the run.
     fn block(&self, xs: &[T], _: usize) -> Option<T> {
+        if xs.len() > BLOCK {
+            if let (best, None) = simd::extreme_one(xs, self.max) {
+                return Some(best);
+            }
+            let each = xs.chunks(BLOCK).map(|b| extreme(b, self.max, self.skipna));
+            return each.reduce(|a, b| merge_extreme(self.max, a, b)).flatten();
+        }
         extreme(xs, self.max, self.skipna)
     }
+    /// The extreme of a run is its extreme however it is cut, but for the sign of a zero
+    /// extreme (`min` of `0.0` and `-0.0`), which follows the lanes the values fall in.
+    const ANY_CUT: bool = true;
     fn merge(&self, a: Option<T>, b: Option<T>) -> Option<T> {
         merge_extreme(self.max, a, b)
     }
