@@ -31,7 +31,8 @@ pub(crate) const WIDTH: usize = 64;
 /// adds rows. Against 64 columns (strips of four down each leaf, in registers): `sum` of
 /// (1000, 1000) `float64` axis 0 0.38-0.61× NumPy -> 0.95-1.2×, (32, 10⁵) 0.47-0.53× ->
 /// 1.15×, `float32` (10⁵, 32) Fortran axis 1 0.19-0.24× -> 0.54× (the adds are `f64`); 256
-/// columns read 2 KiB of a row at a time, which the hardware followed worse.
+/// columns read 2 KiB of a row at a time, which the hardware followed worse. (Leaves of a
+/// few rows still go down the strips in registers, the group's whole width: [`REGISTER_ROWS`].)
 pub(crate) const SUM_WIDTH: usize = 1024;
 /// Integer sums and all extremes take this many bytes of each row together: each row's part is
 /// folded whole into the results, a long contiguous read (integer sums in any order, extremes
@@ -263,9 +264,10 @@ fn fold_leaf<T: Element>(
 const _: () = assert!(LANES == 8, "leaf writes the tree of eight accumulators out");
 
 /// Hand-written AVX2 leaves of plain float sums of narrow tables (up to [`WIDTH`] columns, too
-/// short a read a row for [`fold_leaf`]) and of few rows ([`REGISTER_ROWS`]): a strip of four columns at a time, its eight
-/// accumulators (`LANES`, row `r` of the leaf into `r % 8`) held in eight registers down the
-/// leaf's rows, then their tree; the same additions in the same order as [`fold_leaf`].
+/// short a read a row for [`fold_leaf`]) and of few rows ([`REGISTER_ROWS`]): a strip of four
+/// columns at a time, its eight accumulators (`LANES`, row `r` of the leaf into `r % 8`) held
+/// in eight registers down the leaf's rows, then their tree; the same additions in the same
+/// order as [`fold_leaf`].
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::{
